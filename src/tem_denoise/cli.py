@@ -1,0 +1,96 @@
+"""The ``tem-denoise`` command line: every plugin operation, headless.
+
+Run ``tem-denoise --help`` for the list of subcommands and ``tem-denoise SUBCOMMAND --help``
+for each one's options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tem_denoise import __version__, io
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _describe(stack: io.Stack) -> str:
+    calib = ", ".join(f"{label}: {scale:g} {unit}" for label, scale, unit in
+                      zip(stack.axis_labels, stack.scale, stack.units, strict=True))
+    return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{calib}]  "
+            f"modality: {stack.modality or 'unknown'}")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the image datasets of each file with shape, dtype, calibration and modality."""
+    for path in args.files:
+        print(path)
+        for stack in io.read_all(path):
+            print("  " + _describe(stack))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Write the image datasets of a file as calibrated ImageJ TIFF."""
+    stacks = io.read_all(args.input)
+    out = Path(args.output)
+    if len(stacks) == 1:
+        targets = [out if out.suffix.lower() in (".tif", ".tiff") else out / f"{stacks[0].name}.tif"]
+    else:
+        targets = [out / f"{index:02d}_{_safe(stack.name)}.tif" for index, stack in enumerate(stacks)]
+    for stack, target in zip(stacks, targets, strict=True):
+        print(f"wrote {io.write(stack, target)}  ({_describe(stack)})")
+    return 0
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="list the image datasets of microscope files")
+    p.add_argument("files", nargs="+", help="files to inspect (.emd, .dm3, .dm4, .ser, .mrc, .tif)")
+    p.set_defaults(handler=cmd_info)
+
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="write a microscope file as calibrated ImageJ TIFF")
+    p.add_argument("input", help="file to read")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .tif (one dataset) or folder (several datasets)")
+    p.set_defaults(handler=cmd_convert)
+
+
+SUBCOMMANDS = [_add_info, _add_convert]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tem-denoise",
+        description="Denoise, align and measure low-dose HRTEM/STEM image stacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tem-denoise`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
+        try:
+            return args.handler(args)
+        except (io.ReadError, ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Read microscope files into :class:`Stack` objects and write calibrated TIFF.
+
+>>> from tem_denoise import io
+>>> stack = io.read("frames.emd")          # first image dataset of the file
+>>> stacks = io.read_all("session.emd")    # every image dataset, by name
+>>> io.write(stack, "frames.tif")          # ImageJ TIFF, pixel size and provenance kept
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from tem_denoise.io.formats import EXTENSIONS, FORMATS, Skipped, format_for, read_signals, signal_to_stack
+from tem_denoise.io.stack import ReadError, Stack
+from tem_denoise.io.tiff import complete_calibration, read_provenance, write_tiff
+
+__all__ = [
+    "EXTENSIONS",
+    "FORMATS",
+    "NonFinitePixelsWarning",
+    "ReadError",
+    "SkippedDatasetWarning",
+    "Stack",
+    "provenance",
+    "read",
+    "read_all",
+    "read_provenance",
+    "write",
+]
+
+
+class SkippedDatasetWarning(UserWarning):
+    """A dataset in a file was left out because it is not an image (spectrum, 4D, ...)."""
+
+
+class NonFinitePixelsWarning(UserWarning):
+    """An image holds NaN or Inf pixels."""
+
+
+def read_all(path: str | Path) -> list[Stack]:
+    """Every image and image stack in ``path``, in file order.
+
+    Datasets that are not images (spectra, spectrum images, 4D data, complex data) are left
+    out with a :class:`SkippedDatasetWarning`; if nothing is left, :class:`ReadError` says
+    what the file holds. Stacks stay lazy (dask); 2D images are read into memory.
+    """
+    path = Path(path)
+    fmt = format_for(path)
+    if fmt is None:
+        raise ReadError(
+            f"'{path}' has an unsupported extension '{path.suffix}'. Supported: "
+            + ", ".join(EXTENSIONS)
+        )
+    stacks, skipped = [], []
+    for signal in read_signals(path, fmt):
+        try:
+            stack = signal_to_stack(signal, path, fmt)
+        except Skipped as why:
+            skipped.append(str(why))
+            continue
+        stacks.append(complete_calibration(stack, path) if fmt.name == "TIFF" else stack)
+    if not stacks:
+        found = "; ".join(skipped) if skipped else f"'{path}' contains no datasets"
+        raise ReadError(f"No image data to open: {found}.")
+    for why in skipped:
+        warnings.warn(f"Left out {why}.", SkippedDatasetWarning, stacklevel=2)
+    for stack in stacks:
+        _warn_non_finite(stack)
+    return stacks
+
+
+def _warn_non_finite(stack: Stack) -> None:
+    """Warn when the image (or, for a stack, its first frame) holds NaN or Inf pixels."""
+    count = int(np.count_nonzero(~np.isfinite(stack.frame(0))))
+    if count:
+        where = "the first frame of " if stack.is_stack else ""
+        warnings.warn(
+            f"{count} NaN/Inf pixels in {where}'{stack.name}' ({stack.provenance.get('source')}). "
+            "They are shown as they are; replace them (e.g. with the local median) before "
+            "denoising, which refuses non-finite input.",
+            NonFinitePixelsWarning,
+            stacklevel=3,
+        )
+
+
+def read(path: str | Path) -> Stack:
+    """The first image or image stack in ``path`` (see :func:`read_all`)."""
+    return read_all(path)[0]
+
+
+def provenance(stack: Stack, **extra: object) -> dict:
+    """Provenance record for a written file: package version, source, history, ``extra``."""
+    from tem_denoise import __version__
+
+    return {
+        "package": "napari-tem-denoise",
+        "version": __version__,
+        "modality": stack.modality,
+        **stack.provenance,
+        **extra,
+    }
+
+
+def write(stack: Stack, path: str | Path, **extra: object) -> Path:
+    """Write ``stack`` to an ImageJ-compatible TIFF at ``path`` (see :func:`write_tiff`).
+
+    ``extra`` (e.g. model name and weights sha256) is added to the provenance record.
+    """
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"'{path}': tem_denoise writes TIFF; use a .tif or .tiff name.")
+    return write_tiff(stack, path, provenance(stack, **extra))

@@ -1,0 +1,145 @@
+"""Read microscope files with RosettaSciIO (and tifffile for OME pixel sizes) into Stacks.
+
+Each RosettaSciIO reader returns a list of "signal dictionaries" (data, axes, metadata,
+original_metadata). :func:`read_signals` picks the reader from the file extension and
+:func:`signal_to_stack` turns each image-like signal into a :class:`~tem_denoise.io.Stack`,
+refusing spectra, spectrum images, complex and 4D data with a reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tem_denoise.io.modality import guess_modality
+from tem_denoise.io.stack import SPATIAL_LABELS, STACK_LABELS, ReadError, Stack
+from tem_denoise.io.units import is_energy, to_napari_units
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format: its name, extensions and RosettaSciIO reader module."""
+
+    name: str
+    extensions: tuple[str, ...]
+    module: str
+    options: tuple[tuple[str, object], ...] = ()
+
+
+FORMATS = (
+    Format("Velox/NCEM EMD", (".emd",), "rsciio.emd", (("select_type", "images"),)),
+    Format("Gatan Digital Micrograph", (".dm3", ".dm4"), "rsciio.digitalmicrograph"),
+    Format("FEI TIA", (".ser", ".emi"), "rsciio.tia"),
+    Format("MRC", (".mrc", ".mrcs"), "rsciio.mrc"),
+    Format("TIFF", (".tif", ".tiff"), "rsciio.tiff"),
+)
+EXTENSIONS = tuple(ext for fmt in FORMATS for ext in fmt.extensions)
+
+
+class Skipped(ReadError):
+    """One dataset of a file is not an image or image stack (spectrum, 4D, complex...)."""
+
+
+def format_for(path: str | Path) -> Format | None:
+    """The :class:`Format` for ``path`` by its extension, or None if unsupported."""
+    suffix = Path(path).suffix.lower()
+    return next((fmt for fmt in FORMATS if suffix in fmt.extensions), None)
+
+
+def read_signals(path: Path, fmt: Format) -> list[dict]:
+    """All signal dictionaries in ``path`` (lazy), with backend errors made readable."""
+    if not path.is_file():
+        raise ReadError(f"'{path}' does not exist or is not a file.")
+    if path.stat().st_size == 0:
+        raise ReadError(f"'{path}' is empty (0 bytes); the transfer or export probably failed.")
+    reader = importlib.import_module(fmt.module).file_reader
+    try:
+        return _call_quietly(reader, path, fmt)
+    except ModuleNotFoundError as exc:
+        if "sparse" in str(exc):
+            raise ReadError(
+                f"'{path}' holds an EDS spectrum image. napari-tem-denoise opens images and "
+                "image stacks; export the HAADF/BF image from Velox, or `pip install sparse` so "
+                "that the images stored beside the spectrum image can be read."
+            ) from exc
+        raise
+    except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
+        raise ReadError(
+            f"Could not read '{path}' as a {fmt.name} file ({type(exc).__name__}: {exc}). "
+            "The file may be truncated, corrupt, or of another format; check that it opens in "
+            "the acquisition software and that the copy is complete."
+        ) from exc
+
+
+def _call_quietly(reader, path: Path, fmt: Format) -> list[dict]:
+    """Call a RosettaSciIO reader lazily, or eagerly where it cannot read this file lazily."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return reader(str(path), lazy=True, **dict(fmt.options))
+        except (ModuleNotFoundError, FileNotFoundError):
+            raise
+        except Exception as lazy_error:  # noqa: BLE001 - some backends cannot load lazily
+            try:
+                return reader(str(path), lazy=False, **dict(fmt.options))
+            except Exception:  # noqa: BLE001 - report the first, more relevant failure
+                raise lazy_error from None
+
+
+def _axis_calibration(axis: dict) -> tuple[float, str, float]:
+    scale, unit = to_napari_units(axis.get("scale", 1.0), axis.get("units"))
+    offset = float(axis.get("offset", 0.0) or 0.0)
+    factor = scale / float(axis.get("scale", 1.0) or 1.0) if unit != "pixel" else 0.0
+    return scale, unit, offset * factor
+
+
+def _refusal(signal: dict) -> str | None:
+    """Why a signal is not an image or image stack, or None if it is one."""
+    data = signal["data"]
+    if data.dtype.names is not None:
+        return "an RGB colour image; convert it to greyscale (one intensity per pixel) first"
+    if np.issubdtype(data.dtype, np.complexfloating):
+        return "complex-valued data (e.g. DPC vectors or an FFT)"
+    if 0 in data.shape:
+        return f"an empty array of shape {tuple(data.shape)}"
+    if data.ndim < 2:
+        return "a spectrum or profile (1D), not an image"
+    if data.ndim > 3:
+        return f"{data.ndim}D data (e.g. 4D-STEM or a spectrum-image series), not an image stack"
+    if any(is_energy(axis.get("units")) for axis in signal["axes"]):
+        return "a spectrum image (it has an energy axis)"
+    if str(signal.get("metadata", {}).get("Signal", {}).get("signal_type", "")).upper() in {
+        "EDS", "EDS_TEM", "EDS_SEM", "EELS"
+    }:
+        return "spectroscopy data"
+    return None
+
+
+def signal_to_stack(signal: dict, path: Path, fmt: Format) -> Stack:
+    """Convert one RosettaSciIO signal dictionary to a Stack, or raise :class:`Skipped`."""
+    title = str(signal.get("metadata", {}).get("General", {}).get("title", "") or "")
+    name = title if title and title != "__unnamed__" else path.stem
+    reason = _refusal(signal)
+    if reason:
+        raise Skipped(f"'{path}': dataset '{name}' is {reason}")
+    data = signal["data"]
+    if data.ndim == 2:
+        data = np.array(data)
+    calibration = [_axis_calibration(axis) for axis in signal["axes"]]
+    scale, units, translate = (tuple(c[i] for c in calibration) for i in range(3))
+    original = signal.get("original_metadata", {}) or {}
+    return Stack(
+        data=data,
+        scale=scale,
+        units=units,
+        translate=translate,
+        axis_labels=STACK_LABELS if data.ndim == 3 else SPATIAL_LABELS,
+        name=name,
+        metadata=original,
+        provenance={"source": str(path), "reader": f"{fmt.module} ({fmt.name})"},
+        modality=guess_modality(name, original),
+    )
