@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.io.formats import EXTENSIONS, FORMATS, Skipped, format_for, read_signals, signal_to_stack
+from tem_denoise.io.formats import EXTENSIONS, FORMATS, Skipped, format_for, load_checked, read_signals
 from tem_denoise.io.stack import ReadError, Stack
 from tem_denoise.io.tiff import complete_calibration, read_provenance, write_tiff
 
@@ -57,7 +57,7 @@ def read_all(path: str | Path) -> list[Stack]:
     stacks, skipped = [], []
     for signal in read_signals(path, fmt):
         try:
-            stack = signal_to_stack(signal, path, fmt)
+            stack = load_checked(signal, path, fmt)
         except Skipped as why:
             skipped.append(str(why))
             continue

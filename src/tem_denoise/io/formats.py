@@ -68,11 +68,28 @@ def read_signals(path: Path, fmt: Format) -> list[dict]:
             ) from exc
         raise
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
-        raise ReadError(
-            f"Could not read '{path}' as a {fmt.name} file ({type(exc).__name__}: {exc}). "
-            "The file may be truncated, corrupt, or of another format; check that it opens in "
-            "the acquisition software and that the copy is complete."
-        ) from exc
+        raise _unreadable(path, fmt, exc) from exc
+
+
+def _unreadable(path: Path, fmt: Format, exc: Exception) -> ReadError:
+    return ReadError(
+        f"Could not read '{path}' as a {fmt.name} file ({type(exc).__name__}: {exc}). "
+        "The file may be truncated, corrupt, or of another format; check that it opens in "
+        "the acquisition software and that the copy is complete."
+    )
+
+
+def load_checked(signal: dict, path: Path, fmt: Format) -> Stack:
+    """:func:`signal_to_stack`, then read the last frame so that a truncated file fails now
+    with a clear message instead of later, inside napari's rendering."""
+    try:
+        stack = signal_to_stack(signal, path, fmt)
+        stack.frame(stack.n_frames - 1)
+    except Skipped:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
+        raise _unreadable(path, fmt, exc) from exc
+    return stack
 
 
 def _call_quietly(reader, path: Path, fmt: Format) -> list[dict]:
