@@ -26,6 +26,7 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib import patheffects
     from matplotlib import pyplot as plt
 
     from tem_denoise.layers import robust_range
@@ -42,9 +43,11 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
             bar_nm = _scale_bar_nm(image.shape[1] * stack.pixel_size)
             bar_px = bar_nm / stack.pixel_size
             y, x = image.shape[0] * 0.93, image.shape[1] * 0.05
-            ax.plot([x, x + bar_px], [y, y], color="white", linewidth=4)
+            outline = [patheffects.withStroke(linewidth=3, foreground="black")]
+            ax.plot([x, x + bar_px], [y, y], color="white", linewidth=4,
+                    path_effects=[patheffects.withStroke(linewidth=6, foreground="black")])
             ax.text(x + bar_px / 2, y - image.shape[0] * 0.03, f"{bar_nm:g} nm", color="white",
-                    ha="center", va="bottom", fontsize=9)
+                    ha="center", va="bottom", fontsize=9, path_effects=outline)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""napari dock widgets: thin glue between layers and the plain functions of the package."""

@@ -1,0 +1,93 @@
+"""Run a long operation from a dock: Run turns into Cancel, a progress bar follows, the GUI stays live.
+
+Operations are generators that yield progress records (anything with ``done`` and ``total``
+and a ``message`` or ``stage`` text) and return their result. :class:`JobRunner` runs one
+in napari's ``thread_worker``; cancelling sets the worker's quit flag, which the generator
+honours at its next ``yield``, so nothing half-made reaches the viewer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from magicgui.widgets import Container, Label, ProgressBar, PushButton
+from napari.qt.threading import create_worker
+
+
+class JobRunner(Container):
+    """A Run/Cancel button, a progress bar and a status line for one kind of job."""
+
+    def __init__(self, run_text: str = "Run") -> None:
+        self._run_text = run_text
+        self.button = PushButton(text=run_text)
+        self.progress = ProgressBar(value=0, min=0, max=1, visible=False)
+        self.status = Label(value="")
+        super().__init__(widgets=[self.button, self.progress, self.status], labels=False)
+        self.worker = None
+        self._job: Callable[[], Generator[Any, None, Any]] | None = None
+        self._on_result: Callable[[Any], None] | None = None
+        self.button.changed.connect(self._clicked)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def bind(self, job: Callable[[], Generator[Any, None, Any]], on_result: Callable[[Any], None]) -> None:
+        """Set the job the button starts (a generator factory) and where its result goes."""
+        self._job, self._on_result = job, on_result
+
+    def start(self) -> None:
+        """Start the bound job (as if Run were clicked)."""
+        if self.running or self._job is None:
+            return
+        try:
+            generator = self._job()
+        except (ValueError, TypeError) as exc:
+            from napari.utils.notifications import show_error
+
+            self._set_status(f"Failed: {exc}")
+            show_error(str(exc))
+            return
+        self.worker = create_worker(lambda: (yield from generator))
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(self._returned)
+        self.worker.errored.connect(self._fail)
+        self.worker.aborted.connect(lambda: self._set_status("Cancelled; nothing was added."))
+        self.worker.finished.connect(self._finished)
+        self.button.text = "Cancel"
+        self.progress.visible = True
+        self.progress.value = 0
+        self._set_status("Starting…")
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Ask the running job to stop at its next progress step."""
+        if self.worker is not None:
+            self._set_status("Cancelling…")
+            self.worker.quit()
+
+    def _clicked(self) -> None:
+        self.cancel() if self.running else self.start()
+
+    def _on_progress(self, step: Any) -> None:
+        self.progress.max = max(int(step.total), 1)
+        self.progress.value = min(int(step.done), self.progress.max)
+        self._set_status(getattr(step, "message", None) or getattr(step, "stage", ""))
+
+    def _returned(self, result: Any) -> None:
+        if self._on_result is not None:
+            self._on_result(result)
+        self._set_status("Done.")
+
+    def _fail(self, exc: BaseException) -> None:
+        """The worker raised; napari already shows the error as a notification."""
+        self._set_status(f"Failed: {exc}")
+
+    def _finished(self) -> None:
+        self.worker = None
+        self.button.text = self._run_text
+        self.progress.visible = False
+
+    def _set_status(self, text: str) -> None:
+        self.status.value = text
