@@ -38,7 +38,33 @@ def viewer_open_stack() -> None:
     viewer.close()
 
 
-SHOTS = {"viewer_open_stack": viewer_open_stack}
+def _wait_for(runner, timeout_s: float = 120) -> None:
+    import time
+
+    end = time.time() + timeout_s
+    while runner.running and time.time() < end:
+        QApplication.processEvents()
+        time.sleep(0.05)
+
+
+def calibration_dock() -> None:
+    """The noise-calibration dock after fitting the six vacuum sample stacks."""
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    viewer.open_sample("napari-tem-denoise", "vacuum")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Noise calibration")
+    widget.stacks.value = list(viewer.layers)
+    widget.runner.start()
+    _wait_for(widget.runner)
+    widget.preview_synthetic()
+    for layer in viewer.layers[:-1]:
+        layer.visible = False
+    viewer.reset_view()
+    _save(viewer, "calibration_dock.png")
+    viewer.close()
+
+
+SHOTS = {"viewer_open_stack": viewer_open_stack, "calibration_dock": calibration_dock}
 
 if __name__ == "__main__":
     IMAGES.mkdir(exist_ok=True)

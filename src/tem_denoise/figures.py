@@ -54,3 +54,53 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_fit_report(report, figure) -> None:
+    """Draw a calibration :class:`~tem_denoise.physics.FitReport` onto a matplotlib Figure.
+
+    One panel per fitted line (data points and the line, R² in the title) and one per
+    histogram (density of the measured values with the fitted law and its PPCC).
+    """
+    figure.clear()
+    panels = len(report.lines) + len(report.histograms)
+    columns = 2
+    rows = (panels + 1) // columns
+    index = 0
+    for name, line in report.lines.items():
+        index += 1
+        ax = figure.add_subplot(rows, columns, index)
+        ax.plot(line.x, line.y, "o", markersize=3, label="measured")
+        xs = np.linspace(np.min(line.x), np.max(line.x), 50)
+        ax.plot(xs, line.predict(xs), "-", label=f"{line.slope:.4g}·x + {line.intercept:.4g}")
+        ax.set_xlabel(line.x_label, fontsize=8)
+        ax.set_ylabel(line.y_label, fontsize=8)
+        ax.set_title(f"{name.replace('_', ' ')} (R² {line.r2:.3f})", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+    for name, hist in report.histograms.items():
+        index += 1
+        ax = figure.add_subplot(rows, columns, index)
+        low, high = np.percentile(hist.samples, [0.1, 99.9])
+        ax.hist(hist.samples, bins=60, range=(low, high), density=True, alpha=0.6)
+        x, pdf = hist.curve()
+        law = "normal" if hist.model == "norm" else f"Tukey λ={hist.shape:.3f}"
+        ax.plot(x, pdf, "-", label=f"{law}, σ-scale {hist.scale:.3g}")
+        ax.set_xlabel(hist.label, fontsize=8)
+        ax.set_title(f"{name} noise (PPCC {hist.ppcc:.4f})", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+    figure.tight_layout()
+
+
+def save_fit_report(report, path: str | Path) -> Path:
+    """Save :func:`plot_fit_report` of ``report`` as a PNG (Agg backend, no display needed)."""
+    from matplotlib.figure import Figure
+
+    rows = (len(report.lines) + len(report.histograms) + 1) // 2
+    figure = Figure(figsize=(9, 3.2 * rows))
+    plot_fit_report(report, figure)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path

@@ -42,3 +42,17 @@ def add_derived_image(viewer: Any, source: Any, data: Any, name: str, step: dict
     }
     options.update(kwargs)
     return viewer.add_image(data, **options)
+
+
+def image_layer_choices(viewer: Any):
+    """A magicgui ``choices`` callable listing the viewer's Image layers by name.
+
+    Docked containers get ``reset_choices`` called by napari when layers are added or
+    removed, so the list stays current.
+    """
+    from napari.layers import Image
+
+    def choices(_widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, Image)]
+
+    return choices

@@ -1,23 +1,15 @@
-"""The ``tem-denoise`` command line: every plugin operation, headless.
-
-Run ``tem-denoise --help`` for the list of subcommands and ``tem-denoise SUBCOMMAND --help``
-for each one's options.
-"""
+"""Subcommands on files: ``info``, ``convert`` and the ``demo`` main job."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tem_denoise import __version__, io
-
-Handler = Callable[[argparse.Namespace], int]
+from tem_denoise import io
 
 
-def _describe(stack: io.Stack) -> str:
+def describe(stack: io.Stack) -> str:
+    """One line: name, shape, dtype, per-axis calibration and modality."""
     calib = ", ".join(f"{label}: {scale:g} {unit}" for label, scale, unit in
                       zip(stack.axis_labels, stack.scale, stack.units, strict=True))
     return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{calib}]  "
@@ -29,7 +21,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for path in args.files:
         print(path)
         for stack in io.read_all(path):
-            print("  " + _describe(stack))
+            print("  " + describe(stack))
     return 0
 
 
@@ -42,7 +34,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         targets = [out / f"{index:02d}_{_safe(stack.name)}.tif" for index, stack in enumerate(stacks)]
     for stack, target in zip(stacks, targets, strict=True):
-        print(f"wrote {io.write(stack, target)}  ({_describe(stack)})")
+        print(f"wrote {io.write(stack, target)}  ({describe(stack)})")
     return 0
 
 
@@ -59,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     clean = noisy.derive(pair.clean, "clean", {"operation": "ground truth"})
     raw_path = io.write(noisy, out / "sample_noisy.tif")
     stack = io.read(raw_path)
-    print(f"read {raw_path}: {_describe(stack)}")
+    print(f"read {raw_path}: {describe(stack)}")
     written = io.write(stack, out / "sample_calibrated.tif")
     png = save_panels([("noisy (read back)", stack), ("ground truth", clean)], out / "demo.png")
     print(f"wrote {written}\nwrote {png}")
@@ -70,13 +62,13 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _add_info(sub: argparse._SubParsersAction) -> None:
+def add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list the image datasets of microscope files")
     p.add_argument("files", nargs="+", help="files to inspect (.emd, .dm3, .dm4, .ser, .mrc, .tif)")
     p.set_defaults(handler=cmd_info)
 
 
-def _add_convert(sub: argparse._SubParsersAction) -> None:
+def add_convert(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="write a microscope file as calibrated ImageJ TIFF")
     p.add_argument("input", help="file to read")
     p.add_argument("-o", "--output", required=True,
@@ -84,40 +76,8 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_convert)
 
 
-def _add_demo(sub: argparse._SubParsersAction) -> None:
+def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job headless on generated sample data")
     p.add_argument("-o", "--output", default="demo-output", help="output folder")
     p.add_argument("--frames", type=int, default=16, help="frames in the sample movie")
     p.set_defaults(handler=cmd_demo)
-
-
-SUBCOMMANDS = [_add_info, _add_convert, _add_demo]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tem-denoise",
-        description="Denoise, align and measure low-dose HRTEM/STEM image stacks.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", required=True)
-    for add in SUBCOMMANDS:
-        add(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tem-denoise`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
-        try:
-            return args.handler(args)
-        except (io.ReadError, ValueError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

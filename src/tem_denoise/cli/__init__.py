@@ -1,0 +1,49 @@
+"""The ``tem-denoise`` command line: every plugin operation, headless.
+
+Run ``tem-denoise --help`` for the list of subcommands and ``tem-denoise SUBCOMMAND --help``
+for each one's options. Each module of this package adds one group of subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from tem_denoise import __version__, io
+from tem_denoise.cli import files, physics
+
+SUBCOMMANDS = [
+    files.add_info,
+    files.add_convert,
+    files.add_demo,
+    physics.add_calibrate,
+    physics.add_synth,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tem-denoise",
+        description="Denoise, align and measure low-dose HRTEM/STEM image stacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tem-denoise`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
+        try:
+            return args.handler(args)
+        except (io.ReadError, ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
