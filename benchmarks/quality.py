@@ -1,0 +1,174 @@
+"""Quality of every bundled model and classical baseline on held-out synthetic test sets.
+
+Test sets (fixed seeds, disjoint from the training seeds of scripts/train_models.py):
+
+- ``hrtem``: 100 NUC-like HRTEM frames (256², the paper's calibrated camera noise);
+- ``haadf`` and ``bf``: 100 synthetic STEM frames each (256², the papers' STEM noise);
+- ``counting``: a 100-frame drifting HRTEM movie in counting mode (Poisson, 2 e⁻/px/frame).
+
+Each model is scored against its own target: the clean image for ``restore`` models (PSNR
+and SSIM with the clean set's range), the atom map for ``atom-map`` models (PSNR/SSIM with
+peak 255, and IoU of both maps thresholded at half maximum). The noisy input is scored as a
+``restore`` reference row. So that both kinds compare on one figure, atoms are also found in
+the first 20 output frames of every row (centre-of-mass peaks, threshold 0.3, inverted where
+atoms are dark) and matched to the true positions: F1 and RMS position error in pixels. Prints a markdown table and writes JSON; ``--docs`` rewrites the
+table in docs/benchmarks.md and ``--cards`` stores each model's figures in its card.
+
+Usage: ``python benchmarks/quality.py [--frames 100] [--docs] [--cards]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tem_denoise.analysis.atoms import locate_atoms
+from tem_denoise.analysis.metrics import atom_map_iou, match_positions, psnr, ssim
+from tem_denoise.engine import Denoiser
+from tem_denoise.models.card import write_card
+from tem_denoise.models.registry import available_models
+from tem_denoise.physics import Counting, synth_time_series
+from tem_denoise.physics.datasets import synth_set
+
+ROOT = Path(__file__).resolve().parents[1]
+SET_MODALITY = {"hrtem": "HRTEM", "haadf": "STEM-HAADF", "bf": "STEM-BF", "counting": "any"}
+SEEDS = {"hrtem": 9001, "haadf": 9002, "bf": 9003, "counting": 9004}
+# Atom finding on every output, so that restore and atom-map models compare on one figure:
+# (minimum separation px, match radius px, atoms dark in restored images).
+LOCATE = {"hrtem": (3.0, 1.5, True), "haadf": (5.0, 2.0, False), "bf": (5.0, 2.0, True),
+          "counting": (3.0, 1.5, True)}
+LOCATE_FRAMES = 20
+
+
+def make_set(name: str, frames: int) -> dict[str, np.ndarray]:
+    """The held-out set ``name``: noisy, clean and atom_map as float32 (n, 256, 256)."""
+    if name == "counting":
+        pair = synth_time_series(frames, (256, 256), kind="hrtem", noise=Counting(dose_e_per_px=2.0),
+                                 rng=SEEDS[name])
+        return {"noisy": pair.noisy, "clean": pair.clean, "atom_map": pair.atom_map,
+                "positions": pair.positions_px, "series": True}
+    data = synth_set(name, frames, (256, 256), seed=SEEDS[name])
+    return {**data, "series": False}
+
+
+def models_for(set_name: str, series: bool) -> list:
+    """Cards to score on a set: models of its modality (or 'any'), temporal ones only on series."""
+    cards = []
+    for card in available_models().values():
+        if card.temporal_window > 1 and not series:
+            continue
+        if card.source == "builtin" or card.modality in (SET_MODALITY[set_name], "any"):
+            cards.append(card)
+    return cards
+
+
+def score(output: np.ndarray, data: dict, kind: str) -> dict:
+    """PSNR/SSIM (and IoU for atom maps) of ``output`` against the right target, per-frame mean."""
+    if kind == "atom-map":
+        target = data["atom_map"]
+        return {"target": "atom map",
+                "psnr": float(np.mean(psnr(target, np.clip(output, 0, 255), data_range=255.0))),
+                "ssim": float(np.mean(ssim(target, np.clip(output, 0, 255), data_range=255.0))),
+                "iou": float(atom_map_iou(np.clip(output, 0, None), target))}
+    target = data["clean"]
+    span = float(target.max() - target.min())
+    return {"target": "clean", "psnr": float(np.mean(psnr(target, output, data_range=span))),
+            "ssim": float(np.mean(ssim(target, output, data_range=span))), "iou": None}
+
+
+def true_positions(data: dict) -> np.ndarray:
+    """(m, 3) rows (frame, y, x) of the first LOCATE_FRAMES frames' true atoms."""
+    rows = data["positions"]
+    return rows[rows[:, 0] < LOCATE_FRAMES]
+
+
+def localisation(output: np.ndarray, data: dict, set_name: str, kind: str) -> dict:
+    """F1 and RMS error (px) of atoms found in the first frames of ``output``."""
+    separation, radius, dark = LOCATE[set_name]
+    found = []
+    for index, frame in enumerate(output[:LOCATE_FRAMES]):
+        image = -frame if (dark and kind == "restore") else frame
+        table = locate_atoms(image, separation, threshold_rel=0.3, method="com")
+        found.append(np.column_stack([np.full(len(table["y_px"]), index), table["y_px"], table["x_px"]]))
+    match = match_positions(np.concatenate(found), true_positions(data), radius)
+    return {"f1": float(match.f1), "rms_px": float(match.rms_error)}
+
+
+def evaluate(frames: int) -> list[dict]:
+    rows = []
+    for set_name in SET_MODALITY:
+        data = make_set(set_name, frames)
+        rows.append({"set": set_name, "model": "noisy input", "kind": "restore",
+                     **score(data["noisy"], data, "restore"),
+                     **localisation(data["noisy"], data, set_name, "restore"), "seconds": 0.0})
+        for card in models_for(set_name, data["series"]):
+            denoiser = Denoiser(card, device="cpu")
+            start = time.time()
+            if data["series"]:
+                output = denoiser.denoise(data["noisy"])
+            else:
+                output = np.stack([denoiser.denoise(frame) for frame in data["noisy"]])
+            seconds = time.time() - start
+            rows.append({"set": set_name, "model": card.name, "kind": card.output_kind,
+                         **score(output, data, card.output_kind),
+                         **localisation(output, data, set_name, card.output_kind), "seconds": round(seconds, 1)})
+            print(f"{set_name:9s} {card.name:14s} {rows[-1]['psnr']:6.2f} dB  SSIM {rows[-1]['ssim']:.4f}  "
+                  f"F1 {rows[-1]['f1']:.3f}  ({seconds:.0f} s)", flush=True)
+    return rows
+
+
+def table(rows: list[dict], frames: int) -> str:
+    lines = [f"| set ({frames} frames) | model | output | target | PSNR (dB) | SSIM | IoU | atom F1 | RMS (px) |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        iou = f"{r['iou']:.4f}" if r["iou"] is not None else "–"
+        lines.append(f"| {r['set']} | {r['model']} | {r['kind']} | {r['target']} | {r['psnr']:.2f} | "
+                     f"{r['ssim']:.4f} | {iou} | {r['f1']:.3f} | {r['rms_px']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_docs(markdown: str) -> Path:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = "<!-- quality:start -->", "<!-- quality:end -->"
+    block = f"{start}\n{markdown}\n{end}"
+    text = text.split(start)[0] + block + text.split(end)[1] if start in text else text + "\n" + block + "\n"
+    path.write_text(text)
+    return path
+
+
+def write_cards(rows: list[dict], frames: int) -> None:
+    for card in available_models().values():
+        if card.source != "bundled":
+            continue
+        keys = ("target", "psnr", "ssim", "iou", "f1", "rms_px")
+        mine = {r["set"]: {k: r[k] for k in keys} for r in rows if r["model"] == card.name}
+        if mine:
+            card.quality = {"benchmark": "benchmarks/quality.py", "frames_per_set": frames, "sets": mine}
+            write_card(card, card.directory / "card.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "quality.json"))
+    parser.add_argument("--docs", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--cards", action="store_true", help="store the figures in the bundled cards")
+    args = parser.parse_args()
+    rows = evaluate(args.frames)
+    markdown = table(rows, args.frames)
+    print(markdown)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"frames": args.frames, "rows": rows}, indent=1))
+    if args.docs:
+        print(f"wrote {write_docs(markdown)}")
+    if args.cards:
+        write_cards(rows, args.frames)
+
+
+if __name__ == "__main__":
+    main()

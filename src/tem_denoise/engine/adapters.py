@@ -1,0 +1,120 @@
+"""Intensity adapters: bring the user's intensities to what a model was trained on, and back.
+
+``percentile-255`` maps the robust range of the stack (low and high percentiles,
+default 0.1 and 99.9) linearly to 0..255, the scale of the SCGN/SFIN/U-Net
+training images, so counting-mode data (0-5 counts) and linear-mode data
+(hundreds to thousands) both land in range; for ``restore`` models the output is
+mapped back to the input's units. ``none`` is the identity, for the
+scale-equivariant blind-spot nets and the classical filters.
+
+The range is fitted once per stack from a sample of frames, so every frame (and
+every temporal window) of a stack is scaled the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_FRAMES = 16
+SAMPLE_PIXELS = 1 << 21
+
+
+@dataclass(frozen=True)
+class IdentityAdapter:
+    """The ``none`` adapter: values pass unchanged."""
+
+    name = "none"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def to_dict(self) -> dict:
+        return {"adapter": self.name}
+
+
+@dataclass(frozen=True)
+class PercentileAdapter:
+    """Linear map of ``[low, high]`` (input units) to ``[0, 255]``.
+
+    Attributes
+    ----------
+    low, high : float
+        Input values sent to 0 and 255.
+    clip : bool
+        Clip the forward output to ``[0, 255]`` (the training images were uint8);
+        the inverse is then exact only for inputs inside ``[low, high]``.
+    """
+
+    low: float
+    high: float
+    clip: bool = True
+    name = "percentile-255"
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.low) or not np.isfinite(self.high) or self.high <= self.low:
+            raise ValueError(f"percentile adapter needs finite low < high, got low={self.low}, high={self.high}")
+
+    @property
+    def gain(self) -> float:
+        """0..255 units per input unit."""
+        return 255.0 / (self.high - self.low)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = (np.asarray(x, dtype=np.float32) - np.float32(self.low)) * np.float32(self.gain)
+        return np.clip(y, 0.0, 255.0, out=y) if self.clip else y
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float32) / np.float32(self.gain) + np.float32(self.low)
+
+    def to_dict(self) -> dict:
+        return {"adapter": self.name, "low": self.low, "high": self.high, "clip": self.clip}
+
+
+def sample_pixels(stack, max_frames: int = SAMPLE_FRAMES, max_pixels: int = SAMPLE_PIXELS) -> np.ndarray:
+    """Flat float32 sample of a ``(y, x)`` frame or ``(t, y, x)`` stack.
+
+    Up to ``max_frames`` evenly spaced frames are read (only those, so a dask or
+    memory-mapped stack is not loaded whole), each subsampled on a regular grid so
+    that the sample holds about ``max_pixels`` values.
+    """
+    if stack.ndim == 2:
+        frames = [stack]
+    else:
+        n = stack.shape[0]
+        picks = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
+        frames = [stack[int(i)] for i in picks]
+    per_frame = max(1, max_pixels // len(frames))
+    h, w = frames[0].shape[-2:]
+    stride = max(1, int(np.ceil(np.sqrt(h * w / per_frame))))
+    return np.concatenate([np.asarray(f[::stride, ::stride], dtype=np.float32).ravel() for f in frames])
+
+
+def fit_adapter(name: str, stack, percentiles: tuple[float, float] = (0.1, 99.9), clip: bool = True):
+    """Adapter ``name`` (``"percentile-255"`` or ``"none"``) fitted to ``stack``.
+
+    For ``percentile-255`` the low and high percentiles of a sample of the stack
+    (see :func:`sample_pixels`) give the range; non-finite values are ignored; a
+    range of zero width (constant data) is widened to one input unit.
+
+    Raises
+    ------
+    ValueError
+        If the adapter name is unknown or the stack has no finite value.
+    """
+    if name == "none":
+        return IdentityAdapter()
+    if name != "percentile-255":
+        raise ValueError(f"unknown intensity adapter {name!r}; use 'percentile-255' or 'none'")
+    sample = sample_pixels(stack)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        raise ValueError("the image has no finite values; cannot scale its intensities")
+    low, high = (float(v) for v in np.percentile(sample, percentiles))
+    if high <= low:
+        high = low + 1.0
+    return PercentileAdapter(low, high, clip)

@@ -1,0 +1,460 @@
+"""The one inference API used by the dock, the CLI and the benchmarks.
+
+:class:`Denoiser` runs any registered model (network or classical baseline) on a
+frame ``(y, x)`` or a stack ``(t, y, x)`` of any size: it applies the model's
+intensity adapter, builds temporal windows (edge frames mirrored, frame count
+kept), tiles at the model's tile size with blended overlaps, streams the stack in
+chunks of frames into a preallocated output (numpy array or memmap), reports
+progress with an ETA and can be cancelled between batches. On a GPU it uses
+autocast (bf16 where supported, else fp16) and, when memory runs out, halves the
+batch and then the tile and retries the chunk.
+
+Model protocol: a model maps ``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``.
+A model may split itself into a local part and a whole-frame part by defining
+``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
+the blended result), ``receptive_radius`` (pixels of context the local part
+needs) and ``padding_mode`` (its border rule, a ``torch.nn.functional.pad``
+mode): then tiling is exact, the frame gets a border in that mode before it is
+cut, and the default overlap is ``4 * receptive_radius`` (the blend gives no
+weight to the outer quarter of each overlap). A model that pools may declare
+``alignment`` (e.g. 4 for two 2x2 poolings): tiles then start on multiples of
+it, so they pool on the same grid as the whole frame.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tem_denoise.engine.adapters import fit_adapter
+from tem_denoise.engine.device import configure, describe_device, resolve_device
+from tem_denoise.engine.temporal import read_windows
+from tem_denoise.engine.tiling import TileGrid, iter_tiled
+from tem_denoise.models.card import ModelCard
+from tem_denoise.models.registry import get_card, load_model
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
+CPU_LOCAL_TILE = 512
+MIN_TILE = 32
+DISTRIBUTION = "napari-tem-denoise"
+
+
+class DenoiseCancelled(RuntimeError):
+    """Raised by :meth:`Denoiser.iter_denoise` when :meth:`Denoiser.cancel` was called."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report.
+
+    Attributes
+    ----------
+    done, total : int
+        Tiles processed and to process (``total`` may grow after an out-of-memory retry).
+    frames_done, n_frames : int
+        Frames finished and in the stack.
+    message : str
+        Human-readable status.
+    eta_s : float or None
+        Estimated seconds left (None before the first batch has finished).
+    """
+
+    done: int
+    total: int
+    frames_done: int
+    n_frames: int
+    message: str
+    eta_s: float | None = None
+
+
+def package_version() -> str:
+    """Installed version of the plugin, or the source tree's ``__version__``, else ``"unknown"``."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        try:
+            from tem_denoise import __version__
+        except ImportError:
+            return "unknown"
+        return __version__
+
+
+def default_overlap(tile: int | None, receptive_radius: int | None = None) -> int:
+    """Default tile overlap in pixels (0 for whole frames); our choice.
+
+    ``4 * receptive_radius`` for a local model (exact blending), else an eighth of
+    the tile and at least 8 pixels; never more than half the tile.
+    """
+    if not tile:
+        return 0
+    wanted = 4 * receptive_radius if receptive_radius is not None else max(8, tile // 8)
+    return min(wanted, tile // 2)
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    import torch
+
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
+
+
+def _as_stack(stack):
+    """Validate a frame or stack; returns ``(frames_array, is_2d)`` with frames ``(t, y, x)``."""
+    if not hasattr(stack, "ndim") or not hasattr(stack, "shape"):
+        stack = np.asarray(stack)
+    if stack.ndim not in (2, 3):
+        raise ValueError(f"expected a frame (y, x) or a stack (t, y, x), got an array of shape {tuple(stack.shape)}")
+    dtype = np.dtype(stack.dtype)
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise ValueError(f"expected real numeric pixel values, got dtype {dtype}")
+    if min(stack.shape) == 0:
+        raise ValueError(f"the image is empty (shape {tuple(stack.shape)})")
+    if stack.ndim == 2:
+        return np.asarray(stack, dtype=np.float32)[None], True
+    return stack, False
+
+
+class Denoiser:
+    """Denoise frames and stacks with one model.
+
+    Parameters
+    ----------
+    model : str, ModelCard, torch.nn.Module or classical model
+        A registered model name, a card (its weights are loaded and checked), or
+        a model object (e.g. just trained); for an object, ``card`` describes it
+        (default: temporal window from the object, no adapter, ``restore``).
+    device : str or torch.device
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda[:N]"`` or
+        ``"mps"``. Classical models always run on the CPU.
+    tile : int or None
+        Tile edge in pixels; None uses the card's ``tile_size``, and for a card
+        without one whole frames, except that a model with a local part (see
+        the module notes) is tiled at up to 512 pixels on CPU, which is faster
+        there and gives the same result; 0 forces whole frames. Tiles of a
+        fixed-size model are stretched by up to 12.5 % to need fewer of them
+        (see :func:`~tem_denoise.engine.tiling.axis_plan`).
+    overlap : int or None
+        Pixels shared by neighbouring tiles; None uses :func:`default_overlap`.
+    batch_size : int or None
+        Tiles (or whole frames) per forward pass; None fills a pixel budget of
+        0.25 Mpixel on CPU (larger tensors cost page faults on every
+        allocation), 2 Mpixel on MPS and 4 Mpixel on CUDA (our choice).
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        ``"auto"`` is bf16 autocast on CUDA GPUs that support it (else fp16) and
+        fp32 elsewhere; half precision is refused off CUDA.
+    card : ModelCard, optional
+        Card for a model object.
+    user_dirs : sequence of path, optional
+        Extra directories searched for user models when ``model`` is a name.
+    """
+
+    def __init__(self, model, device="auto", tile: int | None = None, overlap: int | None = None,
+                 batch_size: int | None = None, precision: str = "auto", card: ModelCard | None = None,
+                 user_dirs=()):
+        self.model, self.card, self.device, self.is_torch = self._load(model, card, device, user_dirs)
+        configure(self.device)
+        self.precision, self.amp_dtype = self._resolve_precision(precision)
+        self._setup_tiling(tile, overlap)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.eta_s: float | None = None
+        self._cancel = threading.Event()
+        self._last_run: dict[str, Any] = {}
+
+    def _load(self, model, card: ModelCard | None, device, user_dirs):
+        """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
+        import torch
+
+        if isinstance(model, str):
+            model = get_card(model, user_dirs)
+        if isinstance(model, ModelCard):
+            card = model
+            is_torch = self._card_is_torch(card)
+            device = resolve_device(device) if is_torch else torch.device("cpu")
+            return load_model(card, device=str(device)), card, device, is_torch
+        is_torch = isinstance(model, torch.nn.Module)
+        device = resolve_device(device) if is_torch else torch.device("cpu")
+        if is_torch:
+            model = model.to(device).eval()
+        card = card or ModelCard(name=type(model).__name__, family="unregistered",
+                                 temporal_window=model.temporal_window)
+        if card.temporal_window != model.temporal_window:
+            raise ValueError(
+                f"card {card.name!r} says temporal_window={card.temporal_window}, "
+                f"the model reads {model.temporal_window} frames"
+            )
+        return model, card, device, is_torch
+
+    def _setup_tiling(self, tile: int | None, overlap: int | None) -> None:
+        """Tile size, overlap and the model's tiling protocol (see the module notes)."""
+        model = self.model
+        local = hasattr(model, "frame_filter")
+        self._tile_fn = model.local_forward if local else model
+        self._frame_fn = model.frame_filter if local else None
+        self._radius = getattr(model, "receptive_radius", None) if local else None
+        self._flexible = local
+        self._padding_mode = getattr(model, "padding_mode", "reflect")
+        self._align = int(getattr(model, "alignment", 1))
+        if tile is None:
+            tile = self.card.tile_size
+            if tile is None and local and self.device.type == "cpu":
+                tile = CPU_LOCAL_TILE
+        self.tile = int(tile) if tile else 0
+        if self.tile and self.tile < 8:
+            raise ValueError(f"tile must be 0 (whole frames) or at least 8 pixels, got {tile}")
+        self.overlap = default_overlap(self.tile, self._radius) if overlap is None else int(overlap)
+        if self.tile and not 0 <= self.overlap <= self.tile // 2:
+            raise ValueError(f"overlap must be between 0 and half the tile ({self.tile // 2} px), got {overlap}")
+
+    @staticmethod
+    def _card_is_torch(card: ModelCard) -> bool:
+        from tem_denoise.models.registry import family_of
+
+        return family_of(card).backend == "torch"
+
+    def _resolve_precision(self, precision: str):
+        import torch
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        on_cuda = self.device.type == "cuda"
+        if precision in ("bf16", "fp16") and not on_cuda:
+            raise ValueError(
+                f"{precision} autocast is only used on CUDA GPUs; use 'fp32' or 'auto' on {self.device.type}"
+            )
+        if precision == "auto":
+            precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "fp32"
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        return precision, dtype
+
+    def cancel(self) -> None:
+        """Ask a running :meth:`iter_denoise` to stop before its next batch (thread-safe)."""
+        self._cancel.set()
+
+    def _run(self, tiles):
+        """Model on a batch ``(b, window, h, w)`` -> ``(b, h, w)`` float32, same device."""
+        import torch
+
+        if not self.is_torch:
+            return torch.from_numpy(self.model(tiles.cpu().numpy())[:, 0])
+        with torch.inference_mode(), torch.autocast(
+            device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None
+        ):
+            out = self._tile_fn(tiles)
+        return out[:, 0].float().clone()
+
+    def _finish(self, frames):
+        """Whole-frame step of a split model on blended ``(F, h, w)`` output."""
+        import torch
+
+        if self._frame_fn is None:
+            return frames
+        with torch.inference_mode():
+            out = self._frame_fn(frames[:, None])
+        return out[:, 0].float().clone()
+
+    def _batch_size(self, grid: TileGrid) -> int:
+        if self.batch_size:
+            return self.batch_size
+        return max(1, PIXEL_BUDGET[self.device.type] // (grid.tile_h * grid.tile_w))
+
+    def _smaller(self, grid: TileGrid, tile: int, batch: int) -> tuple[int, int]:
+        """Tile and batch size to retry with after running out of memory."""
+        if batch > 1:
+            return tile, batch // 2
+        current = tile or max(grid.tile_h, grid.tile_w)
+        if current // 2 < MIN_TILE:
+            raise MemoryError(
+                f"out of memory on {describe_device(self.device)} even with one {current}-pixel tile per batch; "
+                "use device='cpu' or free GPU memory"
+            )
+        return current // 2, 1
+
+    def iter_denoise(self, stack, out=None) -> Generator[Progress, None, np.ndarray]:
+        """Denoise ``stack`` step by step; yields :class:`Progress`, returns the output.
+
+        Parameters
+        ----------
+        stack : array-like
+            Frame ``(y, x)`` or stack ``(t, y, x)`` of real numbers (numpy, dask,
+            memmap or anything sliceable along ``t``), in the user's units. It is
+            never modified.
+        out : array-like, optional
+            Preallocated float32 output of the same shape (e.g. ``np.memmap``);
+            a new array is allocated when None.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 output of the input's shape (the generator's return value, also
+            :attr:`StopIteration.value`): in the input's units for ``restore``
+            models, on the 0..255 map scale for ``atom-map`` models.
+
+        Raises
+        ------
+        DenoiseCancelled
+            After :meth:`cancel`, before the next batch.
+        ValueError
+            For bad input (shape, dtype, too few frames for a temporal model).
+        """
+        self._cancel.clear()
+        frames, is_2d = _as_stack(stack)
+        n, height, width = frames.shape
+        window = self.card.temporal_window
+        if window > 1 and n < 2:
+            raise ValueError(
+                f"model {self.card.name!r} reads {window} consecutive frames and needs a stack of at least 2; "
+                "use a single-frame model for one image"
+            )
+        shape = (height, width) if is_2d else (n, height, width)
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        elif tuple(out.shape) != shape:
+            raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
+        adapter = fit_adapter(self.card.adapter, stack, self.card.adapter_percentiles)
+        invert = self.card.output_kind == "restore"
+        tile, overlap = self.tile, self.overlap
+        grid, context = self._plan(height, width, tile, overlap)
+        batch = self._batch_size(grid)
+        done, total, start = 0, n * grid.n_tiles, time.perf_counter()
+        self.eta_s = None
+        i0 = 0
+        while i0 < n:
+            i1 = min(n, i0 + max(1, batch // grid.n_tiles))
+            done_before = done
+            try:
+                self._check_cancel(i0, n)
+                chunk = adapter.forward(read_windows(frames, i0, i1, window))
+                steps = self._iter_chunk(chunk, grid, context, batch)
+                while True:
+                    try:
+                        done += next(steps)
+                    except StopIteration as stop:
+                        y = stop.value
+                        break
+                    self.eta_s = (time.perf_counter() - start) / done * (total - done)
+                    yield Progress(done, total, i0, n, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
+                                   f"tile {done} of {total}", self.eta_s)
+                    self._check_cancel(i0, n)
+            except (RuntimeError, MemoryError) as err:
+                if isinstance(err, DenoiseCancelled) or not _is_out_of_memory(err):
+                    raise
+                self._free_memory()
+                tile, batch = self._smaller(grid, tile, batch)
+                overlap = min(overlap, tile // 2) if overlap else default_overlap(tile, self._radius)
+                grid, context = self._plan(height, width, tile, overlap)
+                done = done_before
+                total = done + (n - i0) * grid.n_tiles
+                yield Progress(done, total, i0, n, f"out of memory: retrying with {tile}-pixel tiles, "
+                               f"{batch} per batch", self.eta_s)
+                continue
+            if invert:
+                y = adapter.inverse(y)
+            if is_2d:
+                out[...] = y[0]
+            else:
+                out[i0:i1] = y
+            i0 = i1
+        self._last_run = {
+            "tile": tile or 0, "overlap": overlap if tile else 0, "batch_size": batch,
+            "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
+            "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
+        }
+        yield Progress(total, total, n, n, f"{self.card.name}: done, {n} frame(s)", 0.0)
+        return out
+
+    def _check_cancel(self, frames_done: int, n: int) -> None:
+        if self._cancel.is_set():
+            raise DenoiseCancelled(f"denoising cancelled after {frames_done} of {n} frames")
+
+    def _plan(self, height: int, width: int, tile: int, overlap: int) -> tuple[TileGrid, int]:
+        """Tile plan and context border for frames of one size.
+
+        A split (local) model cut into several tiles gets a border of
+        ``receptive_radius`` pixels in its own ``padding_mode`` around the whole
+        frame, so tiles at the frame's edge see what the model sees on a whole
+        frame and the tiled result equals the whole-frame one.
+        """
+        grid = TileGrid.plan(height, width, tile, overlap, flexible=self._flexible, align=self._align)
+        if not self._radius or grid.n_tiles == 1 or min(height, width) < self._radius:
+            return grid, 0
+        r = self._radius
+        return TileGrid.plan(height + 2 * r, width + 2 * r, tile, overlap, flexible=True), r
+
+    def _iter_chunk(self, chunk: np.ndarray, grid: TileGrid, context: int,
+                    batch: int) -> Generator[int, None, np.ndarray]:
+        """Tiles of one chunk of windows ``(F, window, h, w)``; yields tiles done, returns ``(F, h, w)``."""
+        import torch.nn.functional as F
+
+        x = self._to_device(chunk)
+        if context:
+            x = F.pad(x, (context,) * 4, mode=self._padding_mode)
+        result = yield from iter_tiled(x, self._run, grid, batch)
+        if context:
+            result = result[:, context:-context, context:-context]
+        return self._finish(result).cpu().numpy()
+
+    def _to_device(self, chunk: np.ndarray):
+        import torch
+
+        tensor = torch.from_numpy(np.ascontiguousarray(chunk))
+        return tensor.to(self.device, non_blocking=True) if self.device.type != "cpu" else tensor
+
+    def _free_memory(self) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def denoise(self, stack, out=None, progress: Callable[[Progress], None] | None = None) -> np.ndarray:
+        """Denoise ``stack`` and return the float32 result (see :meth:`iter_denoise`).
+
+        ``progress``, if given, is called with every :class:`Progress`.
+        """
+        steps = self.iter_denoise(stack, out)
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            if progress is not None:
+                progress(event)
+
+    def provenance(self) -> dict[str, Any]:
+        """What produced the output, for layer metadata and written files.
+
+        Model name, family, output kind, weights sha256, package and torch
+        versions, device, precision, tile, overlap, batch size and the fitted
+        intensity adapter of the last run.
+        """
+        import torch
+
+        card = self.card
+        return {
+            "operation": "denoise",
+            "model": card.name,
+            "family": card.family,
+            "architecture": dict(card.architecture),
+            "output_kind": card.output_kind,
+            "modality": card.modality,
+            "weights_file": card.weights_file,
+            "weights_sha256": card.weights_sha256,
+            "temporal_window": card.temporal_window,
+            "package_version": package_version(),
+            "torch_version": torch.__version__,
+            "device": describe_device(self.device) if self.is_torch else "CPU (numpy)",
+            "precision": self.precision if self.is_torch else "fp32",
+            "tile": self.tile or 0,
+            "overlap": self.overlap if self.tile else 0,
+            "batch_size": self.batch_size,
+            **({"last_run": dict(self._last_run)} if self._last_run else {}),
+        }
