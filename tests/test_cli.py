@@ -14,7 +14,7 @@ from tem_denoise.cli import main
 def test_help_lists_subcommands():
     result = subprocess.run([sys.executable, "-m", "tem_denoise.cli", "--help"],
                             capture_output=True, text=True, check=True)
-    for name in ("info", "convert", "demo"):
+    for name in ("info", "convert", "demo", "calibrate", "synth", "denoise", "models", "bench"):
         assert name in result.stdout
 
 

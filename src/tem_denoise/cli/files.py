@@ -39,7 +39,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on generated sample data: synthesise, write, read back, render a PNG."""
+    """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
+    from tem_denoise.cli.engine import denoise_stack
     from tem_denoise.figures import save_panels
     from tem_denoise.physics import sample_hrtem_series
 
@@ -48,12 +49,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     source = {"source": "tem_denoise.physics.sample_hrtem_series (synthetic)"}
     noisy = io.Stack.from_array(pair.noisy, pixel_size=pair.pixel_size_nm, name="noisy",
                                 provenance=source, modality="HRTEM")
-    clean = noisy.derive(pair.clean, "clean", {"operation": "ground truth"})
     raw_path = io.write(noisy, out / "sample_noisy.tif")
     stack = io.read(raw_path)
     print(f"read {raw_path}: {describe(stack)}")
-    written = io.write(stack, out / "sample_calibrated.tif")
-    png = save_panels([("noisy (read back)", stack), ("ground truth", clean)], out / "demo.png")
+    result = denoise_stack(stack, args.model, args.device, None)
+    step = result.provenance["history"][-1]
+    written = io.write(result, out / "sample_denoised.tif", model=step["model"],
+                       weights_sha256=step["weights_sha256"])
+    truth = pair.atom_map if step["output_kind"] == "atom-map" else pair.clean
+    label = "ground truth (atom map)" if step["output_kind"] == "atom-map" else "ground truth (clean)"
+    panels = [("noisy", stack), (f"denoised: {step['model']}", result),
+              (label, stack.derive(truth, label, {"operation": "ground truth"}))]
+    png = save_panels(panels, out / "demo.png")
     print(f"wrote {written}\nwrote {png}")
     return 0
 
@@ -80,4 +87,6 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job headless on generated sample data")
     p.add_argument("-o", "--output", default="demo-output", help="output folder")
     p.add_argument("--frames", type=int, default=16, help="frames in the sample movie")
+    p.add_argument("--model", help="model name; default: the bundled default for HRTEM")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.set_defaults(handler=cmd_demo)

@@ -1,0 +1,135 @@
+"""Denoise dock: pick a layer and a model, preview one frame or denoise the whole stack.
+
+The model list shows every available model (classical baselines, bundled and user models)
+with its card summary; the default follows the modality found in the layer's metadata.
+Work runs in a napari thread worker that yields per batch of tiles/frames, so the GUI stays
+responsive and Cancel stops it before anything is added. Results are new layers with the
+input's scale, translate, units and axis labels, and the engine's provenance in metadata.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, SpinBox
+
+from tem_denoise.models.card import OUTPUT_KIND_LABELS
+from tem_denoise.models.registry import available_models, default_model_name
+from tem_denoise.widgets.glue import add_derived_image, calibration_of, derived_metadata, image_layer_choices
+from tem_denoise.widgets.runner import JobRunner
+
+if TYPE_CHECKING:
+    import napari
+
+PLUGIN = "napari-tem-denoise"
+
+
+def preferred_device() -> str:
+    """The device saved in the plugin's preferences (napari Preferences > TEM Denoise)."""
+    from napari.settings import get_plugin_settings
+
+    return str(get_plugin_settings(PLUGIN).engine.device)
+
+
+def save_preferred_device(device: str) -> None:
+    from napari.settings import get_plugin_settings
+
+    get_plugin_settings(PLUGIN).engine.device = device
+
+
+class DenoiseWidget(Container):
+    """Dock widget wrapping :class:`tem_denoise.engine.Denoiser`."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        from tem_denoise.engine.device import available_devices
+
+        self.viewer = viewer
+        self.cards = available_models()
+        self.layer = ComboBox(label="image", choices=image_layer_choices(viewer))
+        self.model = ComboBox(label="model", choices=[(c.summary(), name) for name, c in self.cards.items()])
+        self.about = Label(value="")
+        devices = available_devices()
+        saved = preferred_device()
+        self.device = ComboBox(label="device", choices=devices, value=saved if saved in devices else "auto")
+        self.tile = SpinBox(label="tile (px, 0 = model default)", value=0, min=0, max=8192, step=32)
+        self.preview = JobRunner("Preview current frame")
+        self.run = JobRunner("Denoise stack")
+        super().__init__(widgets=[self.layer, self.model, self.about, self.device, self.tile,
+                                  self.preview, self.run])
+        self.preview.bind(self._preview_job, self._show_preview)
+        self.run.bind(self._stack_job, self._show_stack)
+        self.layer.changed.connect(self._pick_default_model)
+        self.model.changed.connect(self._describe_model)
+        self.device.changed.connect(lambda value: save_preferred_device(value))
+        self._pick_default_model()
+        self._describe_model()
+        self._pending: tuple[Any, Any, str] | None = None
+
+    def _pick_default_model(self) -> None:
+        layer = self.layer.value
+        if layer is None:
+            return
+        modality = layer.metadata.get("modality")
+        n_frames = layer.data.shape[0] if layer.ndim == 3 else 1
+        self.model.value = default_model_name(modality, n_frames)
+
+    def _describe_model(self) -> None:
+        card = self.cards[self.model.value]
+        self.about.value = f"{card.description}\nOutput: {OUTPUT_KIND_LABELS[card.output_kind]}."
+
+    def _denoiser(self):
+        from tem_denoise.engine import Denoiser
+
+        return Denoiser(self.cards[self.model.value], device=self.device.value, tile=self.tile.value or None)
+
+    def _input(self):
+        layer = self.layer.value
+        if layer is None:
+            raise ValueError("open an image or stack first, then pick it as 'image'")
+        if layer.rgb:
+            raise ValueError(f"'{layer.name}' is an RGB image; denoising needs one intensity per pixel")
+        return layer
+
+    def _preview_job(self):
+        layer = self._input()
+        denoiser = self._denoiser()
+        if layer.ndim == 3:
+            t = int(self.viewer.dims.current_step[-3])
+            window = denoiser.card.temporal_window // 2
+            lo, hi = max(0, t - window), min(layer.data.shape[0], t + window + 1)
+            data = np.asarray(layer.data[lo:hi], dtype=np.float32)
+            self._pending = (layer, denoiser, f"frame {t}")
+            return _select_frame(denoiser.iter_denoise(data), t - lo)
+        self._pending = (layer, denoiser, "frame")
+        return denoiser.iter_denoise(np.asarray(layer.data, dtype=np.float32))
+
+    def _stack_job(self):
+        layer = self._input()
+        denoiser = self._denoiser()
+        self._pending = (layer, denoiser, "stack")
+        return denoiser.iter_denoise(layer.data)
+
+    def _show_preview(self, frame: np.ndarray) -> None:
+        layer, denoiser, what = self._pending
+        name = f"{layer.name} (preview: {denoiser.card.name})"
+        step = {**denoiser.provenance(), "preview_of": what}
+        calibration = {key: value[-2:] for key, value in calibration_of(layer).items()}
+        if name in self.viewer.layers:
+            preview = self.viewer.layers[name]
+            preview.data = frame
+            preview.metadata = derived_metadata(layer, step)
+        else:
+            self.viewer.add_image(frame, name=name, colormap="gray", metadata=derived_metadata(layer, step),
+                                  **calibration)
+
+    def _show_stack(self, output: np.ndarray) -> None:
+        layer, denoiser, _ = self._pending
+        add_derived_image(self.viewer, layer, output, f"{layer.name} (denoised: {denoiser.card.name})",
+                          denoiser.provenance())
+
+
+def _select_frame(steps, index: int):
+    """Run a denoising generator (re-yielding its progress) and return frame ``index`` of its output."""
+    output = yield from steps
+    return output[index]
