@@ -9,6 +9,12 @@ from realdata import real_file
 from tem_denoise.io import Stack
 
 
+@pytest.fixture(autouse=True)
+def _private_user_models(tmp_path_factory, monkeypatch):
+    """Keep tests away from the user's fine-tuned models (and from writing there)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
 @pytest.fixture(scope="session")
 def real():
     """Function returning the path of a real instrument file by key (see tests/realdata.py)."""

@@ -116,10 +116,18 @@ def discover_models(directory: str | Path, source: str = "user") -> list[ModelCa
     return cards
 
 
+def default_user_dir() -> Path:
+    """Where models fine-tuned in the plugin are saved: ``$XDG_DATA_HOME/napari-tem-denoise/models``
+    (``~/.local/share/...`` when ``XDG_DATA_HOME`` is unset)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "napari-tem-denoise" / "models"
+
+
 def user_model_dirs() -> list[Path]:
-    """Directories listed in the ``TEM_DENOISE_MODELS`` environment variable (``os.pathsep``-separated)."""
+    """Directories listed in the ``TEM_DENOISE_MODELS`` environment variable (``os.pathsep``-separated),
+    then :func:`default_user_dir`."""
     value = os.environ.get(USER_DIRS_ENV, "")
-    return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+    return [*(Path(p).expanduser() for p in value.split(os.pathsep) if p), default_user_dir()]
 
 
 def available_models(user_dirs: list[str | Path] | tuple = ()) -> dict[str, ModelCard]:

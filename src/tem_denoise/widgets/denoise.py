@@ -47,7 +47,7 @@ class DenoiseWidget(Container):
         self.viewer = viewer
         self.cards = available_models()
         self.layer = ComboBox(label="image", choices=image_layer_choices(viewer))
-        self.model = ComboBox(label="model", choices=[(c.summary(), name) for name, c in self.cards.items()])
+        self.model = ComboBox(label="model", choices=self._model_choices)
         self.about = Label(value="")
         devices = available_devices()
         saved = preferred_device()
@@ -65,6 +65,11 @@ class DenoiseWidget(Container):
         self._pick_default_model()
         self._describe_model()
         self._pending: tuple[Any, Any, str] | None = None
+
+    def _model_choices(self, _widget=None) -> list[tuple[str, str]]:
+        """Every available model, re-read so that newly fine-tuned user models appear."""
+        self.cards = available_models()
+        return [(card.summary(), name) for name, card in self.cards.items()]
 
     def _pick_default_model(self) -> None:
         layer = self.layer.value

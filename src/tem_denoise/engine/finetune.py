@@ -1,0 +1,75 @@
+"""Fine-tune a blind-spot model on the user's own stack and save it as a user model.
+
+Self-supervised (seed 002): no clean data is needed, so any noisy stack can teach a WCID/WCVD
+net its own noise. The result is written as ``card.json`` + ``weights.safetensors`` in a
+user-model folder, where the Denoise dock, the CLI and :class:`~tem_denoise.engine.Denoiser`
+find it by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tem_denoise.engine.training import SelfSupervisedConfig, TrainProgress, TrainResult, iter_train_self_supervised
+from tem_denoise.models.card import ModelCard, write_card
+from tem_denoise.models.registry import available_models, build_model, default_user_dir, load_model
+from tem_denoise.models.weights import save_weights
+
+
+@dataclass
+class FineTuned:
+    """A fine-tuned model: its card (already saved), the model and the training record."""
+
+    card: ModelCard
+    model: object
+    result: TrainResult
+
+
+def blind_spot_models() -> list[ModelCard]:
+    """Cards of the models that can be fine-tuned without clean data (blind-spot family)."""
+    return [card for card in available_models().values() if card.family == "blindspot"]
+
+
+def safe_model_name(text: str) -> str:
+    """A model/folder name from free text: letters, digits, '-', '_' and '.'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    if not name:
+        raise ValueError("give the fine-tuned model a name (letters, digits, '-', '_')")
+    return name
+
+
+def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSupervisedConfig,
+                  folder: str | Path | None = None, source: str = "",
+                  modality: str | None = None) -> Generator[TrainProgress, None, FineTuned]:
+    """Train a copy of ``base`` (a blind-spot card) on ``stack`` and save it as user model ``name``.
+
+    Yields one :class:`TrainProgress` per step; a cancelled run (generator closed) saves
+    nothing. ``folder`` defaults to :func:`~tem_denoise.models.registry.default_user_dir`.
+    """
+    if base.family != "blindspot":
+        raise ValueError(f"'{base.name}' is a supervised model; fine-tuning on a stack needs a blind-spot "
+                         "model (wcid/wcvd), which learns from noisy frames alone")
+    name = safe_model_name(name)
+    if name in available_models() and available_models()[name].source != "user":
+        raise ValueError(f"'{name}' is the name of a {available_models()[name].source} model; choose another")
+    model = load_model(base) if base.weights_path else build_model(base)
+    result = yield from iter_train_self_supervised(model, stack, config)
+    target = Path(folder or default_user_dir()) / name
+    target.mkdir(parents=True, exist_ok=True)
+    sha = save_weights(model, target / "weights.safetensors", metadata={"name": name, "base": base.name})
+    card = replace(
+        base, name=name, weights_file="weights.safetensors", weights_sha256=sha, is_default=False,
+        modality=modality or base.modality, directory=target, source="user",
+        description=f"{base.name} fine-tuned on {source or 'a user stack'} ({result.steps} steps).",
+        training={"base_model": base.name, "base_sha256": base.weights_sha256, "data": source,
+                  "stack_shape": list(np.shape(stack)), "config": result.config, "steps": result.steps,
+                  "minutes": round(result.seconds / 60, 2), "final_loss": float(np.mean(result.losses[-20:]))},
+        quality={},
+    )
+    write_card(card, target / "card.json")
+    return FineTuned(card, model, result)

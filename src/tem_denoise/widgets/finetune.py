@@ -1,0 +1,88 @@
+"""Fine-tune dock: teach a blind-spot model the noise of the user's own stack, then use it.
+
+Self-supervised, so only the noisy stack is needed. Training runs in a worker (one progress
+step per optimiser step, Cancel saves nothing); the loss curve is drawn when it ends; the
+model is saved as a user model and appears in the Denoise dock's list; optionally the layer
+is denoised with it straight away.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox
+
+from tem_denoise.engine.finetune import FineTuned, blind_spot_models, iter_finetune
+from tem_denoise.engine.training import SelfSupervisedConfig
+from tem_denoise.widgets.glue import add_derived_image, image_layer_choices
+from tem_denoise.widgets.plot_canvas import PlotCanvas, wrap_text
+from tem_denoise.widgets.runner import JobRunner
+
+if TYPE_CHECKING:
+    import napari
+
+
+class FineTuneWidget(Container):
+    """Dock widget wrapping :func:`tem_denoise.engine.finetune.iter_finetune`."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        self.viewer = viewer
+        self.layer = ComboBox(label="noisy stack", choices=image_layer_choices(viewer))
+        self.base = ComboBox(label="start from", choices=[(c.summary(), c) for c in blind_spot_models()])
+        self.model_name = LineEdit(label="save as", value="")
+        self.steps = SpinBox(label="steps", value=300, min=10, max=100_000, step=50)
+        self.crop = SpinBox(label="crop (px)", value=128, min=16, max=1024, step=16)
+        self.apply = CheckBox(label="denoise the stack when done", value=True)
+        self.runner = JobRunner("Fine-tune")
+        self.denoise_runner = JobRunner("Denoise with the fine-tuned model")
+        self.result = Label(value="")
+        wrap_text(self.result)
+        super().__init__(widgets=[self.layer, self.base, self.model_name, self.steps, self.crop, self.apply,
+                                  self.runner, self.result, self.denoise_runner])
+        self.plot = PlotCanvas(self, figsize=(4.5, 2.6), min_height=200)
+        self.runner.bind(self._job, self._done)
+        self.denoise_runner.bind(self._denoise_job, self._denoised)
+        self.denoise_runner.visible = False
+        self._tuned: FineTuned | None = None
+        self.layer.changed.connect(self._suggest_name)
+        self.base.changed.connect(self._suggest_name)
+        self._suggest_name()
+
+    def _suggest_name(self) -> None:
+        layer, base = self.layer.value, self.base.value
+        if layer is not None and base is not None:
+            self.model_name.value = f"{base.name}-{layer.name}".replace(" ", "-")
+
+    def _job(self):
+        layer, base = self.layer.value, self.base.value
+        if layer is None or base is None:
+            raise ValueError("pick a noisy stack and a blind-spot model to start from")
+        config = SelfSupervisedConfig(steps=self.steps.value, crop=self.crop.value)
+        self._source = layer
+        return iter_finetune(base, np.asarray(layer.data, dtype=np.float32), self.model_name.value, config,
+                             source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"))
+
+    def _done(self, tuned: FineTuned) -> None:
+        ax = self.plot.axes()[0]
+        ax.plot(np.arange(1, len(tuned.result.losses) + 1), tuned.result.losses, lw=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("blind-spot MSE")
+        ax.set_yscale("log")
+        self.plot.draw()
+        self.result.value = (f"Saved '{tuned.card.name}' to {tuned.card.directory} "
+                             f"({tuned.result.steps} steps, {tuned.result.seconds:.0f} s).")
+        self._tuned = tuned
+        self.denoise_runner.visible = True
+        if self.apply.value:
+            self.denoise_runner.start()
+
+    def _denoise_job(self):
+        from tem_denoise.engine import Denoiser
+
+        self._denoiser = Denoiser(self._tuned.model, device="cpu", card=self._tuned.card)
+        return self._denoiser.iter_denoise(self._source.data)
+
+    def _denoised(self, output: np.ndarray) -> None:
+        add_derived_image(self.viewer, self._source, output,
+                          f"{self._source.name} (denoised: {self._tuned.card.name})", self._denoiser.provenance())
