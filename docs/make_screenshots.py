@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import napari
+import numpy as np
 from qtpy.QtWidgets import QApplication
 from skimage.io import imsave
 
@@ -64,7 +65,140 @@ def calibration_dock() -> None:
     viewer.close()
 
 
-SHOTS = {"viewer_open_stack": viewer_open_stack, "calibration_dock": calibration_dock}
+def _analysis_viewer(dock: str) -> tuple[napari.Viewer, object]:
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", dock)
+    return viewer, widget
+
+
+def _zoom(viewer: napari.Viewer, factor: float) -> None:
+    viewer.reset_view()
+    viewer.scene.camera.zoom = viewer.scene.camera.zoom * factor
+
+
+def _lattice_layers(viewer: napari.Viewer) -> tuple:
+    """A crystalline synthetic HAADF image (perovskite [001]): clean and noisy layers and the pair."""
+    from tem_denoise.physics import synth_stem
+
+    pair = synth_stem((256, 256), arrangement="lattice", lattices=["perovskite_001"], rng=3)
+    calibration = {"scale": (pair.pixel_size_nm,) * 2, "units": ("nm", "nm"), "axis_labels": ("y", "x"),
+                   "metadata": {"modality": "STEM-HAADF"}}
+    clean, noisy = (viewer.add_image(data, name=f"perovskite HAADF ({label})", colormap="gray", **calibration)
+                    for label, data in (("clean", pair.clean), ("noisy", pair.noisy)))
+    return clean, noisy, pair
+
+
+def _line_along_columns(positions: np.ndarray, centre: np.ndarray, n_columns: int = 6) -> np.ndarray:
+    """(2, 2) end points (px) of a line from the column nearest ``centre`` along its nearest neighbour."""
+    start = positions[np.argmin(np.hypot(*(positions - centre).T))]
+    offsets = positions - start
+    distance = np.hypot(*offsets.T)
+    distance[distance == 0] = np.inf
+    step = offsets[np.argmin(distance)]
+    step = -step if step[1] < 0 else step  # run left to right
+    return np.array([start - 0.5 * step, start + (n_columns - 0.5) * step])
+
+
+def drift_dock() -> None:
+    """Drift correction of the sample movie: shifts plot and the corrected stack."""
+    viewer, widget = _analysis_viewer("Drift correction")
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    widget.layer.value = viewer.layers["HRTEM nucleation (noisy)"]
+    widget.prefilter.value = 1.0
+    widget.runner.start()
+    _wait_for(widget.runner)
+    widget.apply_to.value = viewer.layers["HRTEM nucleation (clean)"]
+    widget.apply_runner.start()
+    _wait_for(widget.apply_runner)
+    for layer in viewer.layers[:-1]:
+        layer.visible = False
+    viewer.dims.set_current_step(0, 15)
+    viewer.canvas.overlays.scale_bar.visible = True
+    viewer.reset_view()
+    _save(viewer, "drift_dock.png")
+    viewer.close()
+
+
+def atoms_dock() -> None:
+    """Dark HRTEM atom columns found on a frame of the sample movie, shown as Points."""
+    viewer, widget = _analysis_viewer("Atom positions")
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    clean = viewer.layers["HRTEM nucleation (clean)"]
+    clean.visible = True
+    viewer.layers["HRTEM nucleation (noisy)"].visible = False
+    widget.layer.value = clean
+    widget.frames.value = "all"
+    widget.invert.value = True
+    widget.log.value = True
+    widget.separation.value = 0.2
+    widget.runner.start()
+    _wait_for(widget.runner)
+    viewer.dims.set_current_step(0, 8)
+    viewer.canvas.overlays.scale_bar.visible = True
+    _zoom(viewer, 3.0)
+    viewer.scene.camera.center = (*viewer.scene.camera.center[:-2], 4.0, 3.5)  # atoms, upper left (nm)
+    _save(viewer, "atoms_dock.png")
+    viewer.close()
+
+
+def line_scan_dock() -> None:
+    """Line scan across perovskite columns: raw and clean profiles, contrast and spacing."""
+    viewer, widget = _analysis_viewer("Line-scan contrast")
+    clean, noisy, pair = _lattice_layers(viewer)
+    widget.layers.value = [noisy, clean]
+    widget.line_width.value = 7
+    shapes = widget.start_drawing()
+    shapes.add_lines(_line_along_columns(pair.positions_px, np.array([150.0, 70.0]), n_columns=10))
+    shapes.mode = "select"
+    viewer.canvas.overlays.scale_bar.visible = True
+    _zoom(viewer, 0.6)
+    _save(viewer, "line_scan_dock.png")
+    viewer.close()
+
+
+def fft_dock() -> None:
+    """Power spectrum of a perovskite image in 1/nm with its Bragg peaks and a line scan."""
+    viewer, widget = _analysis_viewer("Power spectrum (FFT)")
+    clean, noisy, _ = _lattice_layers(viewer)
+    widget.layer.value = noisy
+    widget.streak_bins.value = 10  # the scan-noise streak of this image is about 10 bins wide
+    widget.compute()
+    widget.start_line()
+    viewer.layers.selection.active = viewer.layers["perovskite HAADF (noisy) Bragg peaks"]
+    clean.visible = noisy.visible = False
+    _zoom(viewer, 2.0)
+    _save(viewer, "fft_dock.png")
+    viewer.close()
+
+
+def quality_dock() -> None:
+    """uMSE/uPSNR and CSS of the sample movie: noisy, Gaussian-filtered and clean frames."""
+    from scipy.ndimage import gaussian_filter
+
+    viewer, widget = _analysis_viewer("No-reference quality")
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    noisy = viewer.layers["HRTEM nucleation (noisy)"]
+    smoothed = viewer.add_image(gaussian_filter(np.asarray(noisy.data), (0, 1.5, 1.5)),
+                                name="Gaussian σ 1.5 px", colormap="gray", scale=noisy.scale, units=noisy.units)
+    widget.noisy.value = noisy
+    widget.denoised.value = [noisy, smoothed, viewer.layers["HRTEM nucleation (clean)"]]
+    widget.runner.start()
+    _wait_for(widget.runner)
+    viewer.reset_view()
+    _save(viewer, "quality_dock.png")
+    viewer.close()
+
+
+SHOTS = {
+    "viewer_open_stack": viewer_open_stack,
+    "calibration_dock": calibration_dock,
+    "drift_dock": drift_dock,
+    "atoms_dock": atoms_dock,
+    "line_scan_dock": line_scan_dock,
+    "fft_dock": fft_dock,
+    "quality_dock": quality_dock,
+}
 
 if __name__ == "__main__":
     IMAGES.mkdir(exist_ok=True)

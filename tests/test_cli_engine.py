@@ -45,3 +45,14 @@ def test_demo_main_job_with_the_default_model(tmp_path):
     assert written["model"] == default_model_name("HRTEM", 3)
     assert io.read(tmp_path / "sample_denoised.tif").pixel_size == pytest.approx(0.07)
     assert (tmp_path / "demo.png").stat().st_size > 50_000
+
+
+def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    stack = io.Stack.from_array(rng.poisson(3.0, (3, 48, 48)).astype(np.float32), pixel_size=0.1)
+    source = io.write(stack, tmp_path / "noisy.tif")
+    models = tmp_path / "models"
+    assert main(["finetune", str(source), "--base", "wcid-2d", "--name", "mine", "--steps", "10",
+                 "--crop", "32", "--folder", str(models)]) == 0
+    assert "saved 'mine'" in capsys.readouterr().out
+    assert (models / "mine" / "card.json").is_file()

@@ -184,7 +184,11 @@ def _fit_gaussians(patches: np.ndarray, dy: np.ndarray, dx: np.ndarray, start: n
         scale = np.einsum("nii->ni", jtj)
         scale = scale + 1e-9 * scale.max(axis=1, keepdims=True) + np.finfo(float).tiny
         system = jtj + (damping[active, None] * scale)[:, :, None] * eye
-        trial = params[active] + np.linalg.solve(system, jtr[:, :, None])[:, :, 0]
+        try:
+            step = np.linalg.solve(system, jtr[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a flat patch made one system singular: least-norm steps
+            step = (np.linalg.pinv(system) @ jtr[:, :, None])[:, :, 0]
+        trial = params[active] + step
         trial[:, 3] = np.abs(trial[:, 3])
         trial_model, trial_jacobian = _gaussian(trial, dy, dx)
         trial_cost = np.sum(w * (values[active] - trial_model) ** 2, axis=1)

@@ -146,6 +146,7 @@ def find_bragg_peaks(
     threshold: float = 20.0,
     max_peaks: int = 50,
     min_distance_px: int = 2,
+    exclude_kx0_bins: int = 0,
 ) -> Table:
     """Detect Bragg peaks as local maxima standing out of the radial background.
 
@@ -164,6 +165,10 @@ def find_bragg_peaks(
         Keep at most this many peaks, strongest ratio first.
     min_distance_px : int
         Minimum distance between peaks in spectrum pixels.
+    exclude_kx0_bins : int
+        Ignore the spectrum columns within this many bins of kx = 0. STEM scan-line noise
+        (an offset per scan row) puts a streak of power along the ky axis there, whose bins
+        would otherwise pass as peaks; 0 (default) keeps every column.
 
     Returns
     -------
@@ -182,6 +187,9 @@ def find_bragg_peaks(
     background = radial_background(spectrum)
     ratio = np.where(background > 0, power / np.where(background > 0, background, 1.0), 0.0)
     ratio[radius < low] = 0.0
+    if exclude_kx0_bins > 0:
+        columns = np.arange(power.shape[1]) - spectrum.centre[1]
+        ratio[:, np.abs(columns) <= int(exclude_kx0_bins)] = 0.0
     index = peak_local_max(
         ratio,
         min_distance=max(1, int(min_distance_px)),

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 
 from tem_denoise import __version__, io
-from tem_denoise.cli import files, physics
+from tem_denoise.cli import analysis, engine, files, physics
 
 SUBCOMMANDS = [
     files.add_info,
@@ -20,6 +20,14 @@ SUBCOMMANDS = [
     files.add_demo,
     physics.add_calibrate,
     physics.add_synth,
+    engine.add_denoise,
+    engine.add_models,
+    engine.add_finetune,
+    engine.add_bench,
+    analysis.add_drift,
+    analysis.add_atoms,
+    analysis.add_profile,
+    analysis.add_quality,
 ]
 
 

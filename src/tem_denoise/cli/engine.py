@@ -65,6 +65,35 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune a blind-spot model on a noisy stack and save it as a user model."""
+    from tem_denoise.analysis._progress import run_to_end
+    from tem_denoise.engine.finetune import iter_finetune
+    from tem_denoise.engine.training import SelfSupervisedConfig
+    from tem_denoise.models.registry import get_card
+
+    stack = io.read(args.input)
+    config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
+    steps = iter_finetune(get_card(args.base), np.asarray(stack.data, dtype=np.float32), args.name, config,
+                          folder=args.folder, source=str(args.input), modality=stack.modality)
+    tuned = run_to_end(_echo(steps))
+    sys.stderr.write("\n")
+    print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
+          f"final loss {tuned.card.training['final_loss']:.4g}; use it with --model {tuned.card.name}")
+    return 0
+
+
+def _echo(steps):
+    """Re-yield training progress, printing it on one line; return the trainer's result."""
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        sys.stderr.write(f"\r  {event.message}   ")
+        yield event
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time a model on random frames and print Mpixel/s (a quick check; see benchmarks/speed.py)."""
     from tem_denoise.engine import Denoiser
@@ -106,3 +135,15 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int)
     p.set_defaults(handler=cmd_bench)
+
+
+def add_finetune(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a blind-spot model on your own noisy stack")
+    p.add_argument("input", help="noisy stack (any readable format)")
+    p.add_argument("--base", default="wcvd-3d", help="blind-spot model to start from (wcid-2d, wcvd-3d)")
+    p.add_argument("--name", required=True, help="name of the new user model")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--crop", type=int, default=128, help="training crop edge in pixels")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--folder", help="user-model folder (default: the plugin's)")
+    p.set_defaults(handler=cmd_finetune)

@@ -1,0 +1,90 @@
+"""Atom dock in a real viewer on the plugin's sample movie: Points in the image's scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tem_denoise.analysis import match_positions, read_csv
+from tem_denoise.physics import sample_hrtem_series
+
+pytestmark = pytest.mark.gui
+
+ATOM_MAP, CLEAN, NOISY = ("HRTEM nucleation (atom map)", "HRTEM nucleation (clean)",
+                          "HRTEM nucleation (noisy)")
+
+
+def _run(widget, qtbot):
+    widget.runner.start()
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=60000)
+
+
+def test_atoms_of_the_sample_movie_as_points(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    truth = sample_hrtem_series().positions_px
+    image = viewer.layers[ATOM_MAP]
+    widget.layer.value = image
+    widget.frames.value = "all"
+    widget.separation_unit.value = "nm"
+    widget.separation.value = 0.2  # 2.9 px; the sample's closest atoms are 0.27 nm apart
+    _run(widget, qtbot)
+
+    points = viewer.layers[f"{ATOM_MAP} atoms"]
+    np.testing.assert_allclose(points.scale, image.scale)
+    np.testing.assert_allclose(points.translate, image.translate)
+    assert tuple(points.units) == tuple(image.units) and tuple(points.axis_labels) == ("t", "y", "x")
+    found = np.asarray(points.data)
+    match = match_positions(found, truth, radius=1.5)
+    assert match.f1 > 0.98 and match.rms_error < 0.1, (match.f1, match.rms_error)
+    features = points.features
+    for column in ("frame", "y_px", "x_px", "y_nm", "x_nm", "intensity", "sigma_px", "quality"):
+        assert column in features.columns
+    np.testing.assert_allclose(features["y_nm"], features["y_px"] * image.scale[1] + image.translate[1])
+    # atom-map atoms have sigma 0.75 px: the points are drawn one FWHM (1.77 px) wide
+    assert np.median(points.size) == pytest.approx(2.3548 * 0.75, rel=0.05)
+
+    viewer.dims.set_current_step(0, 3)
+    assert widget.count_label.value.startswith(f"frame 3: {widget.counts()[3]} atoms")
+    assert "16 frames" in widget.count_label.value
+    table = read_csv(widget.export_csv(tmp_path / "atoms.csv"))
+    assert list(table)[:5] == ["frame", "y_px", "x_px", "y_nm", "x_nm"]
+    assert len(table["frame"]) == len(found)
+
+    # dark atoms on the clean HRTEM frame, current frame only, centre-of-mass refinement
+    widget.layer.value = viewer.layers[CLEAN]
+    widget.frames.value = "current"
+    widget.invert.value = True
+    widget.log.value = True
+    widget.method.value = "com"
+    _run(widget, qtbot)
+    dark = viewer.layers[f"{CLEAN} atoms"]
+    assert set(dark.features["frame"]) == {3}
+    match = match_positions(np.asarray(dark.data), truth[truth[:, 0] == 3], radius=1.5)
+    assert match.f1 > 0.9, match.f1
+
+
+def test_cancel_leaves_no_half_layer(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    frames = np.random.default_rng(0).poisson(5.0, (30, 64, 64)).astype(np.float32)
+    viewer.add_image(frames, name="frames")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    assert widget.separation_unit.value == "px"  # uncalibrated layer
+    widget.runner.start()
+    widget.runner.cancel()
+    qtbot.waitUntil(lambda: not widget.runner.running, timeout=60000)
+    assert widget.runner.status.value.startswith("Cancelled")
+    assert len(viewer.layers) == 1 and widget.table is None
+
+    # a single uncalibrated image: (y, x) points in pixels, no nm columns
+    yy, xx = np.mgrid[:48, :48]
+    centres = [(10.3, 12.6), (30.0, 20.2), (24.7, 38.1)]
+    blobs = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 2.0) for y, x in centres).astype(np.float32)
+    image = viewer.add_image(blobs, name="blobs")
+    widget.layer.value = image
+    _run(widget, qtbot)
+    points = viewer.layers["blobs atoms"]
+    assert points.data.shape == (3, 2) and "y_nm" not in points.features.columns
+    found = np.asarray(points.data)[np.argsort(points.data[:, 0])]
+    np.testing.assert_allclose(found, sorted(centres), atol=0.01)
