@@ -6,7 +6,7 @@ Long operations have a generator variant (``iter_*``) that yields
 worker can report progress and cancel between frames; the plain function runs it to the end.
 """
 
-from ._progress import Progress, run_to_end
+from tem_denoise.progress import Progress, run_to_end
 from .atoms import (
     ATOM_COLUMNS,
     atoms_in_nm,

@@ -21,7 +21,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
-from ._progress import Progress, run_to_end
+from tem_denoise.progress import Progress, run_to_end
 from .table import Table, validate_table, write_csv
 
 Method = Literal["gaussian", "com"]

@@ -25,7 +25,7 @@ from scipy import ndimage as ndi
 from skimage.filters import window as make_window
 from skimage.registration import phase_cross_correlation
 
-from ._progress import Progress, run_to_end
+from tem_denoise.progress import Progress, run_to_end
 from .table import Table, read_csv, write_csv
 
 Reference = Literal["first", "previous", "mean"]

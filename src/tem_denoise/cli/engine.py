@@ -67,7 +67,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a blind-spot model on a noisy stack and save it as a user model."""
-    from tem_denoise.analysis._progress import run_to_end
+    from tem_denoise.progress import run_to_end
     from tem_denoise.engine.finetune import iter_finetune
     from tem_denoise.engine.training import SelfSupervisedConfig
     from tem_denoise.models.registry import get_card

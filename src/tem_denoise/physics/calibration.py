@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage, stats
 from scipy.signal import savgol_coeffs, savgol_filter
 
-from ..analysis._progress import Progress, run_to_end
+from tem_denoise.progress import Progress, run_to_end
 from .noise_models import HRTEMNoise, STEMNoise, gradient_magnitude, tukey_lambda_std
 from .rng import as_rng
 
@@ -316,7 +316,7 @@ def iter_calibrate_hrtem_vacuum(
     rng: int | None = 0,
 ) -> Generator[Progress, None, tuple[HRTEMNoise, FitReport]]:
     """Generator variant of :func:`calibrate_hrtem_vacuum`; yields one
-    :class:`~tem_denoise.analysis._progress.Progress` per stack and returns
+    :class:`~tem_denoise.progress.Progress` per stack and returns
     ``(HRTEMNoise, FitReport)``."""
     if isinstance(stacks, np.ndarray) and stacks.ndim == 3:
         stacks = [stacks]
@@ -614,7 +614,7 @@ def iter_calibrate_stem(
     rng: int | None = 0,
 ) -> Generator[Progress, None, tuple[STEMNoise, FitReport]]:
     """Generator variant of :func:`calibrate_stem`; yields a
-    :class:`~tem_denoise.analysis._progress.Progress` per correction round."""
+    :class:`~tem_denoise.progress.Progress` per correction round."""
     if mode not in ("haadf", "bf"):
         raise ValueError(f"mode must be 'haadf' or 'bf', not {mode!r}")
     if window_px < 5 or window_px % 2 == 0:

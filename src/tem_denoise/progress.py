@@ -1,4 +1,4 @@
-"""Progress records yielded by the generator variants of long analyses."""
+"""Progress records yielded by the generator variants of long operations (analysis, calibration)."""
 
 from __future__ import annotations
 
