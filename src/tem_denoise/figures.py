@@ -90,7 +90,8 @@ def plot_fit_report(report, figure) -> None:
         ax.set_title(f"{name} noise (PPCC {hist.ppcc:.4f})", fontsize=9)
         ax.legend(fontsize=7)
         ax.tick_params(labelsize=7)
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
 
 
 def save_fit_report(report, path: str | Path) -> Path:

@@ -17,6 +17,7 @@ from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, S
 from tem_denoise import physics
 from tem_denoise.figures import plot_fit_report
 from tem_denoise.widgets.glue import calibration_of, image_layer_choices
+from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
 from tem_denoise.widgets.runner import JobRunner
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ class CalibrationWidget(Container):
         self.model: physics.NoiseModel | None = None
         self.report: physics.FitReport | None = None
         self._source: Any = None
-        self.canvas, self.figure = self._make_canvas()
+        self.plot = PlotCanvas(self, figsize=(5, 6), min_height=420)
+        self.figure = self.plot.figure
         self.runner.bind(self._job, self._show_result)
         self.mode.changed.connect(self._mode_changed)
         self.stacks.changed.connect(self._fill_currents)
@@ -69,16 +71,6 @@ class CalibrationWidget(Container):
         self.load_button.changed.connect(self._ask_load)
         self.preview_button.changed.connect(self.preview_synthetic)
         self._mode_changed()
-
-    def _make_canvas(self):
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(5, 6))
-        canvas = FigureCanvasQTAgg(figure)
-        canvas.setMinimumHeight(420)
-        self.native.layout().addWidget(canvas)
-        return canvas, figure
 
     def _mode_changed(self) -> None:
         hrtem = self.mode.value == HRTEM
@@ -116,7 +108,7 @@ class CalibrationWidget(Container):
         self.model, self.report = result
         self.summary.value = f"{_describe_model(self.model)}\n{self.report.summary()}"
         plot_fit_report(self.report, self.figure)
-        self.canvas.draw_idle()
+        self.plot.draw()
         self.save_button.enabled = self.preview_button.enabled = True
 
     def save_model(self, path: str | Path) -> Path:
@@ -133,16 +125,12 @@ class CalibrationWidget(Container):
         self.preview_button.enabled = self.save_button.enabled = True
 
     def _ask_save(self) -> None:
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getSaveFileName(self.native, "Save noise model", "noise.json", "JSON (*.json)")
+        path = ask_save_path(self.native, "Save noise model", "noise.json", "JSON (*.json)")
         if path:
             self.save_model(path)
 
     def _ask_load(self) -> None:
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load noise model", "", "JSON (*.json)")
+        path = ask_open_path(self.native, "Load noise model", "JSON (*.json)")
         if path:
             self.load_model(path)
 
