@@ -190,8 +190,52 @@ def quality_dock() -> None:
     viewer.close()
 
 
+def denoise_dock() -> None:
+    """The Denoise dock after denoising the sample movie with the default HRTEM model, side by side."""
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
+    widget.layer.value = viewer.layers["HRTEM nucleation (noisy)"]
+    widget.run.start()
+    _wait_for(widget.run, 600)
+    viewer.layers["HRTEM nucleation (atom map)"].visible = True
+    viewer.canvas.grid.enabled = True
+    viewer.canvas.overlays.scale_bar.visible = True
+    viewer.reset_view()
+    _save(viewer, "denoise_dock.png")
+    viewer.close()
+
+
+def finetune_dock() -> None:
+    """The fine-tune dock after 150 steps on a counting-mode movie (model saved in a temporary folder)."""
+    import os
+    import tempfile
+
+    from tem_denoise.physics import Counting, synth_time_series
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    movie = synth_time_series(12, (256, 256), kind="hrtem", noise=Counting(dose_e_per_px=2.0), rng=7)
+    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("pixel", "nm", "nm"),
+                     axis_labels=("t", "y", "x"), colormap="gray")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")
+    widget.layer.value = viewer.layers["counting movie"]
+    widget.steps.value = 150
+    widget.runner.start()
+    _wait_for(widget.runner, 600)
+    _wait_for(widget.denoise_runner, 600)
+    viewer.canvas.grid.enabled = True
+    viewer.reset_view()
+    _save(viewer, "finetune_dock.png")
+    viewer.close()
+
+
 SHOTS = {
     "viewer_open_stack": viewer_open_stack,
+    "denoise_dock": denoise_dock,
+    "finetune_dock": finetune_dock,
     "calibration_dock": calibration_dock,
     "drift_dock": drift_dock,
     "atoms_dock": atoms_dock,

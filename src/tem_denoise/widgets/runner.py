@@ -73,7 +73,9 @@ class JobRunner(Container):
     def _on_progress(self, step: Any) -> None:
         self.progress.max = max(int(step.total), 1)
         self.progress.value = min(int(step.done), self.progress.max)
-        self._set_status(getattr(step, "message", None) or getattr(step, "stage", ""))
+        text = getattr(step, "message", None) or getattr(step, "stage", "")
+        eta = getattr(step, "eta_s", None)
+        self._set_status(f"{text} (about {eta:.0f} s left)" if eta else text)
 
     def _returned(self, result: Any) -> None:
         if self._on_result is not None:
