@@ -43,12 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one plain line on stderr (installed only while a subcommand runs)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tem-denoise`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
+        warnings.showwarning = _show_warning
         try:
             return args.handler(args)
         except (io.ReadError, ValueError, FileNotFoundError) as exc:
