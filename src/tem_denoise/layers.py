@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tem_denoise.io import Stack
+from tem_denoise.io.units import to_napari_units
 
 CONTRAST_PERCENTILES = (0.5, 99.5)
 
@@ -64,6 +65,7 @@ def layer_to_stack(layer: Any) -> Stack:
     """A Stack viewing a napari Image layer's data (no copy), with its calibration.
 
     Accepts a napari layer or the ``meta`` dict of an npe2 writer (with ``data`` added).
+    Lengths are converted to nm and times to s (see :func:`~tem_denoise.io.units.to_napari_units`).
     """
     get = layer.get if isinstance(layer, dict) else lambda key, default=None: getattr(layer, key, default)
     data = get("data")
@@ -71,11 +73,13 @@ def layer_to_stack(layer: Any) -> Stack:
     units = get("units") or ("pixel",) * ndim
     labels = get("axis_labels") or (("t", "y", "x") if ndim == 3 else ("y", "x"))
     metadata = dict(get("metadata") or {})
+    calibrated = [to_napari_units(float(s), _unit_text(u)) for s, u in zip(get("scale"), units, strict=True)]
+    factors = [c[0] / float(s) if c[1] != "pixel" else 1.0 for c, s in zip(calibrated, get("scale"), strict=True)]
     return Stack(
         data=data,
-        scale=tuple(float(s) for s in get("scale")),
-        translate=tuple(float(t) for t in get("translate")),
-        units=tuple(_unit_text(u) for u in units),
+        scale=tuple(c[0] for c in calibrated),
+        translate=tuple(float(t) * f for t, f in zip(get("translate"), factors, strict=True)),
+        units=tuple(c[1] for c in calibrated),
         axis_labels=tuple(str(label) for label in labels),
         name=str(get("name") or "image"),
         metadata=metadata.get("original_metadata", {}),

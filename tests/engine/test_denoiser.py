@@ -198,3 +198,12 @@ def test_provenance_names_model_weights_version_and_settings():
         assert key in prov
     assert prov["tile"] == 32 and prov["last_run"]["adapter"] == {"adapter": "none"}
     assert isinstance(prov["package_version"], str) and prov["package_version"]
+
+
+def test_non_finite_input_is_refused_with_a_message():
+    from tem_denoise.engine import Denoiser
+
+    frame = np.ones((32, 32), np.float32)
+    frame[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        Denoiser("gaussian-2d", device="cpu").denoise(frame)

@@ -106,6 +106,15 @@ def _is_out_of_memory(err: BaseException) -> bool:
     )
 
 
+def _check_finite(windows: np.ndarray, i0: int, i1: int) -> None:
+    """Refuse NaN/Inf input: networks and filters would spread it over whole tiles."""
+    if not np.isfinite(windows).all():
+        raise ValueError(
+            f"frames {i0 + 1}-{i1} hold NaN or Inf pixels; replace them (e.g. with the local median) "
+            "before denoising"
+        )
+
+
 def _as_stack(stack):
     """Validate a frame or stack; returns ``(frames_array, is_2d)`` with frames ``(t, y, x)``."""
     if not hasattr(stack, "ndim") or not hasattr(stack, "shape"):
@@ -279,7 +288,7 @@ class Denoiser:
             )
         return current // 2, 1
 
-    def iter_denoise(self, stack, out=None) -> Generator[Progress, None, np.ndarray]:
+    def iter_denoise(self, stack, out=None, adapter=None) -> Generator[Progress, None, np.ndarray]:
         """Denoise ``stack`` step by step; yields :class:`Progress`, returns the output.
 
         Parameters
@@ -291,6 +300,11 @@ class Denoiser:
         out : array-like, optional
             Preallocated float32 output of the same shape (e.g. ``np.memmap``);
             a new array is allocated when None.
+        adapter : optional
+            An intensity adapter already fitted (see
+            :func:`~tem_denoise.engine.adapters.fit_adapter`), e.g. to the whole stack
+            when only a few of its frames are denoised for a preview; fitted to
+            ``stack`` when None.
 
         Returns
         -------
@@ -304,7 +318,8 @@ class Denoiser:
         DenoiseCancelled
             After :meth:`cancel`, before the next batch.
         ValueError
-            For bad input (shape, dtype, too few frames for a temporal model).
+            For bad input (shape, dtype, too few frames for a temporal model, NaN or
+            Inf pixels).
         """
         self._cancel.clear()
         frames, is_2d = _as_stack(stack)
@@ -320,7 +335,8 @@ class Denoiser:
             out = np.empty(shape, dtype=np.float32)
         elif tuple(out.shape) != shape:
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
-        adapter = fit_adapter(self.card.adapter, stack, self.card.adapter_percentiles)
+        if adapter is None:
+            adapter = fit_adapter(self.card.adapter, stack, self.card.adapter_percentiles)
         invert = self.card.output_kind == "restore"
         tile, overlap = self.tile, self.overlap
         grid, context = self._plan(height, width, tile, overlap)
@@ -333,7 +349,9 @@ class Denoiser:
             done_before = done
             try:
                 self._check_cancel(i0, n)
-                chunk = adapter.forward(read_windows(frames, i0, i1, window))
+                windows = read_windows(frames, i0, i1, window)
+                _check_finite(windows, i0, i1)
+                chunk = adapter.forward(windows)
                 steps = self._iter_chunk(chunk, grid, context, batch)
                 while True:
                     try:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tem_denoise.engine.adapters import fit_adapter
+from tem_denoise.engine.temporal import window_indices
 
 
 @dataclass
@@ -184,15 +185,14 @@ def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config
 
 
 def _random_windows(stack: np.ndarray, window: int, crop: int, count: int, rng: np.random.Generator):
-    """``count`` random ``(window, crop, crop)`` crops centred on random frames (reflected at the ends)."""
+    """``count`` random ``(window, crop, crop)`` crops centred on random frames (mirrored at the ends,
+    as the engine reads windows)."""
     n, height, width = stack.shape
     centres = rng.integers(0, n, count)
     ys, xs = rng.integers(0, height - crop + 1, count), rng.integers(0, width - crop + 1, count)
-    half = window // 2
     out = np.empty((count, window, crop, crop), np.float32)
     for i, (t, y, x) in enumerate(zip(centres, ys, xs, strict=True)):
-        frames = np.abs(np.arange(t - half, t + half + 1))
-        frames = np.where(frames >= n, 2 * (n - 1) - frames, frames)
+        frames = window_indices(t, t + 1, window, n)[0]
         out[i] = stack[frames, y:y + crop, x:x + crop]
     return out
 
@@ -211,8 +211,9 @@ def iter_train_self_supervised(model, stack: np.ndarray, config: SelfSupervisedC
     if not np.isfinite(data).all():
         raise ValueError("the stack has NaN/Inf pixels; replace them before training")
     window = model.temporal_window
-    if data.shape[0] < window:
-        raise ValueError(f"this model reads {window} frames; the stack has {data.shape[0]}")
+    if window > 1 and data.shape[0] < 2:
+        raise ValueError(f"this model reads {window} consecutive frames and needs a stack; for a single "
+                         "image start from a single-frame model (wcid-2d)")
     crop = min(config.crop, data.shape[1], data.shape[2])
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

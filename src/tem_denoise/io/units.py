@@ -15,7 +15,8 @@ NM_PER_UNIT = {
     "angstrom": 0.1,
     "pm": 1e-3,
 }
-TIME_UNITS = {"s", "ms", "us", "µs", "ns", "ps", "fs", "min", "h"}
+S_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9, "ps": 1e-12,
+              "fs": 1e-15, "min": 60.0, "h": 3600.0}
 ANGLE_UNITS = {"rad", "mrad", "deg"}
 ENERGY_UNITS = {"eV", "keV", "meV", "MeV"}
 
@@ -32,7 +33,7 @@ def is_energy(unit: object) -> bool:
 def to_napari_units(scale: float, unit: object) -> tuple[float, str]:
     """Convert one axis calibration to ``(scale, pint unit)`` with lengths in nm.
 
-    Lengths become ``nm``, reciprocal lengths ``1/nm``, times and angles keep their unit;
+    Lengths become ``nm``, reciprocal lengths ``1/nm``, times ``s``, angles keep their unit;
     anything else (empty, ``"<undefined>"``, unknown) becomes ``(1.0, "pixel")`` because a
     scale in an unknown unit would mislead more than help.
     """
@@ -44,6 +45,8 @@ def to_napari_units(scale: float, unit: object) -> tuple[float, str]:
         return scale * NM_PER_UNIT[text], "nm"
     if text.startswith("1/") and text[2:] in NM_PER_UNIT:
         return scale / NM_PER_UNIT[text[2:]], "1/nm"
-    if text in TIME_UNITS or text in ANGLE_UNITS:
+    if text in S_PER_UNIT:
+        return scale * S_PER_UNIT[text], "s"
+    if text in ANGLE_UNITS:
         return scale, text
     return 1.0, "pixel"

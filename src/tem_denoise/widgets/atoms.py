@@ -126,7 +126,7 @@ class AtomsWidget(Container):
         layer, first = self._pending["layer"], self._pending["first"]
         table = dict(table)
         table["frame"] = table["frame"] + first
-        if self.invert.value:
+        if self._pending["step"]["inverted"]:
             table["background"] = -table["background"]
         self.table = table
         self._pending["calibration"] = (pixel_size_nm(layer), origin_nm(layer) if pixel_size_nm(layer) else None)

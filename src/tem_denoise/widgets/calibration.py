@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, Select
 
 from tem_denoise import physics
 from tem_denoise.figures import plot_fit_report
-from tem_denoise.widgets.glue import calibration_of, image_layer_choices
+from tem_denoise.widgets.glue import image_layer_choices
+from tem_denoise.widgets.layer_geometry import frame_index, origin_nm, pixel_size_nm, plane_calibration
 from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
 from tem_denoise.widgets.runner import JobRunner
 
@@ -93,14 +93,13 @@ class CalibrationWidget(Container):
                     raise ValueError(f"'{layer.name}' is a single image; vacuum calibration needs a stack of frames")
             currents = parse_currents(self.currents.value, len(layers))
             self._source = layers[0]
-            stacks = [np.asarray(layer.data, dtype=np.float32) for layer in layers]
-            return physics.iter_calibrate_hrtem_vacuum(stacks, currents)
+            return physics.iter_calibrate_hrtem_vacuum([layer.data for layer in layers], currents)
         layer = self.image.value
         if layer is None:
             raise ValueError("choose an atomic-resolution STEM image layer")
         self._source = layer
-        frame = np.asarray(layer.data[self.viewer.dims.current_step[0]] if layer.ndim == 3 else layer.data,
-                           dtype=np.float32)
+        t = frame_index(self.viewer, layer)
+        frame = layer.data if t is None else layer.data[t]
         mode = "bf" if self.mode.value == STEM_BF else "haadf"
         return physics.iter_calibrate_stem(frame, mode=mode, value_range=None)
 
@@ -154,17 +153,17 @@ class CalibrationWidget(Container):
         ]
 
     def _source_pixel_nm(self) -> float | None:
-        """Pixel size (nm) of the calibrated layer, or None when it is not in nm."""
-        if self._source is not None and str(self._source.units[-1]) == "nanometer":
-            return float(self._source.scale[-1])
-        return None
+        """Pixel size (nm) along x of the calibrated layer, or None when it is not in length units."""
+        sizes = pixel_size_nm(self._source) if self._source is not None else None
+        return sizes[-1] if sizes else None
 
     def _preview_calibration(self, pixel_nm: float) -> dict:
-        """2D calibration: the source layer's translate and axis labels, the synthesis's nm scale."""
+        """2D calibration in nm: the synthesis's pixel size, the source layer's origin and axis labels."""
         calibration = {"scale": (pixel_nm,) * 2, "units": ("nm", "nm"), "axis_labels": ("y", "x")}
         if self._source is not None:
-            source = calibration_of(self._source)
-            calibration.update(translate=source["translate"][-2:], axis_labels=source["axis_labels"][-2:])
+            calibration["axis_labels"] = plane_calibration(self._source)["axis_labels"]
+            if pixel_size_nm(self._source):
+                calibration["translate"] = origin_nm(self._source)
         return calibration
 
 

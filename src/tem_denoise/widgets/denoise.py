@@ -9,15 +9,16 @@ input's scale, translate, units and axis labels, and the engine's provenance in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, SpinBox
 
 from tem_denoise.models.card import OUTPUT_KIND_LABELS
 from tem_denoise.models.registry import available_models, default_model_name
-from tem_denoise.widgets.glue import add_derived_image, calibration_of, derived_metadata, image_layer_choices
-from tem_denoise.widgets.runner import JobRunner
+from tem_denoise.widgets.glue import add_derived_image, derived_metadata, image_layer_choices
+from tem_denoise.widgets.layer_geometry import frame_index, plane_calibration
+from tem_denoise.widgets.runner import JobRunner, carrying
 
 if TYPE_CHECKING:
     import napari
@@ -64,7 +65,6 @@ class DenoiseWidget(Container):
         self.device.changed.connect(lambda value: save_preferred_device(value))
         self._pick_default_model()
         self._describe_model()
-        self._pending: tuple[Any, Any, str] | None = None
 
     def _model_choices(self, _widget=None) -> list[tuple[str, str]]:
         """Every available model, re-read so that newly fine-tuned user models appear."""
@@ -99,27 +99,21 @@ class DenoiseWidget(Container):
     def _preview_job(self):
         layer = self._input()
         denoiser = self._denoiser()
-        if layer.ndim == 3:
-            t = int(self.viewer.dims.current_step[-3])
-            window = denoiser.card.temporal_window // 2
-            lo, hi = max(0, t - window), min(layer.data.shape[0], t + window + 1)
-            data = np.asarray(layer.data[lo:hi], dtype=np.float32)
-            self._pending = (layer, denoiser, f"frame {t}")
-            return _select_frame(denoiser.iter_denoise(data), t - lo)
-        self._pending = (layer, denoiser, "frame")
-        return denoiser.iter_denoise(np.asarray(layer.data, dtype=np.float32))
+        t = frame_index(self.viewer, layer)
+        if t is None:
+            return carrying((layer, denoiser, "frame"), denoiser.iter_denoise(layer.data))
+        return carrying((layer, denoiser, f"frame {t}"), _preview_frames(denoiser, layer.data, t))
 
     def _stack_job(self):
         layer = self._input()
         denoiser = self._denoiser()
-        self._pending = (layer, denoiser, "stack")
-        return denoiser.iter_denoise(layer.data)
+        return carrying((layer, denoiser, "stack"), denoiser.iter_denoise(layer.data))
 
-    def _show_preview(self, frame: np.ndarray) -> None:
-        layer, denoiser, what = self._pending
+    def _show_preview(self, result) -> None:
+        (layer, denoiser, what), frame = result
         name = f"{layer.name} (preview: {denoiser.card.name})"
         step = {**denoiser.provenance(), "preview_of": what}
-        calibration = {key: value[-2:] for key, value in calibration_of(layer).items()}
+        calibration = plane_calibration(layer)
         if name in self.viewer.layers:
             preview = self.viewer.layers[name]
             preview.data = frame
@@ -128,13 +122,20 @@ class DenoiseWidget(Container):
             self.viewer.add_image(frame, name=name, colormap="gray", metadata=derived_metadata(layer, step),
                                   **calibration)
 
-    def _show_stack(self, output: np.ndarray) -> None:
-        layer, denoiser, _ = self._pending
+    def _show_stack(self, result) -> None:
+        (layer, denoiser, _), output = result
         add_derived_image(self.viewer, layer, output, f"{layer.name} (denoised: {denoiser.card.name})",
                           denoiser.provenance())
 
 
-def _select_frame(steps, index: int):
-    """Run a denoising generator (re-yielding its progress) and return frame ``index`` of its output."""
-    output = yield from steps
-    return output[index]
+def _preview_frames(denoiser, data, t: int):
+    """Denoise frame ``t`` of ``data`` (with the neighbours a temporal model reads) as the whole
+    stack would be: the intensity adapter is fitted to the stack, not to the few frames."""
+    from tem_denoise.engine.adapters import fit_adapter
+
+    card = denoiser.card
+    adapter = fit_adapter(card.adapter, data, card.adapter_percentiles)
+    half = card.temporal_window // 2
+    lo, hi = max(0, t - half), min(data.shape[0], t + half + 1)
+    output = yield from denoiser.iter_denoise(np.asarray(data[lo:hi], dtype=np.float32), adapter=adapter)
+    return output[t - lo]

@@ -27,7 +27,7 @@ from tem_denoise.analysis import (
 from tem_denoise.widgets.glue import add_derived_image
 from tem_denoise.widgets.layer_geometry import pixel_size_nm, stack_choices
 from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, notify, wrap_text
-from tem_denoise.widgets.runner import JobRunner
+from tem_denoise.widgets.runner import JobRunner, carrying
 
 if TYPE_CHECKING:
     import napari
@@ -92,7 +92,6 @@ class DriftWidget(Container):
         self.shifts: np.ndarray | None = None
         self.output: Any = None
         self._shift_source: dict = {}
-        self._pending: dict = {}
         self.runner.bind(self._job, self._show_result)
         self.apply_runner.bind(self._apply_job, self._show_applied)
         self.export_button.changed.connect(self._ask_export)
@@ -121,12 +120,10 @@ class DriftWidget(Container):
             "estimated_on": layer.name if source is None else source.name,
             "mode": self.mode.value,
         }
-        self._pending = {"layer": layer, "step": step}
-        return _estimate_then_apply(layer.data, options, self.mode.value)
+        return carrying((layer, step), _estimate_then_apply(layer.data, options, self.mode.value))
 
-    def _show_result(self, payload: tuple[DriftResult, CorrectedStack | None]) -> None:
-        result, corrected = payload
-        layer, step = self._pending["layer"], self._pending["step"]
+    def _show_result(self, payload: tuple) -> None:
+        (layer, step), (result, corrected) = payload
         self.result, self.shifts = result, result.shifts
         self._shift_source = {"name": step["estimated_on"], "frame_shape": tuple(layer.data.shape[-2:]),
                               "pixel_size_nm": pixel_size_nm(layer)}
@@ -246,9 +243,9 @@ class DriftWidget(Container):
             )
         step = {"operation": "apply drift shifts", "shifts_from": self._shift_source.get("name"),
                 "mode": self.mode.value}
-        self._pending = {"layer": target, "step": step}
-        return iter_apply_shifts(target.data, self.shifts, mode=self.mode.value)
+        return carrying((target, step), iter_apply_shifts(target.data, self.shifts, mode=self.mode.value))
 
-    def _show_applied(self, corrected: CorrectedStack) -> None:
-        self.output = self._add_corrected(self._pending["layer"], corrected, self._pending["step"])
-        self.summary.value = f"Applied the shifts of {self._shift_source.get('name')} to {self._pending['layer'].name}."
+    def _show_applied(self, payload: tuple) -> None:
+        (target, step), corrected = payload
+        self.output = self._add_corrected(target, corrected, step)
+        self.summary.value = f"Applied the shifts of {step['shifts_from']} to {target.name}."

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox
 
-from tem_denoise.engine.finetune import FineTuned, blind_spot_models, iter_finetune
+from tem_denoise.engine.finetune import blind_spot_models, iter_finetune
 from tem_denoise.engine.training import SelfSupervisedConfig
 from tem_denoise.widgets.glue import add_derived_image, image_layer_choices
 from tem_denoise.widgets.plot_canvas import PlotCanvas, wrap_text
-from tem_denoise.widgets.runner import JobRunner
+from tem_denoise.widgets.runner import JobRunner, carrying
 
 if TYPE_CHECKING:
     import napari
@@ -44,7 +44,7 @@ class FineTuneWidget(Container):
         self.runner.bind(self._job, self._done)
         self.denoise_runner.bind(self._denoise_job, self._denoised)
         self.denoise_runner.visible = False
-        self._tuned: FineTuned | None = None
+        self._last: tuple | None = None
         self.layer.changed.connect(self._suggest_name)
         self.base.changed.connect(self._suggest_name)
         self._suggest_name()
@@ -59,11 +59,12 @@ class FineTuneWidget(Container):
         if layer is None or base is None:
             raise ValueError("pick a noisy stack and a blind-spot model to start from")
         config = SelfSupervisedConfig(steps=self.steps.value, crop=self.crop.value)
-        self._source = layer
-        return iter_finetune(base, np.asarray(layer.data, dtype=np.float32), self.model_name.value, config,
-                             source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"))
+        steps = iter_finetune(base, layer.data, self.model_name.value, config,
+                              source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"))
+        return carrying(layer, steps)
 
-    def _done(self, tuned: FineTuned) -> None:
+    def _done(self, result: tuple) -> None:
+        source, tuned = result
         ax = self.plot.axes()[0]
         ax.plot(np.arange(1, len(tuned.result.losses) + 1), tuned.result.losses, lw=0.8)
         ax.set_xlabel("step")
@@ -72,7 +73,7 @@ class FineTuneWidget(Container):
         self.plot.draw()
         self.result.value = (f"Saved '{tuned.card.name}' to {tuned.card.directory} "
                              f"({tuned.result.steps} steps, {tuned.result.seconds:.0f} s).")
-        self._tuned = tuned
+        self._last = (source, tuned)
         self.denoise_runner.visible = True
         if self.apply.value:
             self.denoise_runner.start()
@@ -80,9 +81,11 @@ class FineTuneWidget(Container):
     def _denoise_job(self):
         from tem_denoise.engine import Denoiser
 
-        self._denoiser = Denoiser(self._tuned.model, device="cpu", card=self._tuned.card)
-        return self._denoiser.iter_denoise(self._source.data)
+        source, tuned = self._last
+        denoiser = Denoiser(tuned.model, device="cpu", card=tuned.card)
+        return carrying((source, denoiser), denoiser.iter_denoise(source.data))
 
-    def _denoised(self, output: np.ndarray) -> None:
-        add_derived_image(self.viewer, self._source, output,
-                          f"{self._source.name} (denoised: {self._tuned.card.name})", self._denoiser.provenance())
+    def _denoised(self, result: tuple) -> None:
+        (source, denoiser), output = result
+        add_derived_image(self.viewer, source, output, f"{source.name} (denoised: {denoiser.card.name})",
+                          denoiser.provenance())

@@ -43,7 +43,7 @@ class JobRunner(Container):
             return
         try:
             generator = self._job()
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever the inputs' checks raise is shown, not fatal
             from napari.utils.notifications import show_error
 
             self._set_status(f"Failed: {exc}")
@@ -93,3 +93,13 @@ class JobRunner(Container):
 
     def _set_status(self, text: str) -> None:
         self.status.value = text
+
+
+def carrying(context: Any, steps: Generator[Any, None, Any]) -> Generator[Any, None, tuple[Any, Any]]:
+    """Re-yield the progress of ``steps`` and return ``(context, result)``.
+
+    A dock binds what a job was started with (source layer, model...) to the job's own
+    result this way, so two jobs running at once can never swap their inputs.
+    """
+    result = yield from steps
+    return context, result
