@@ -70,3 +70,9 @@ def test_mrc_written_by_mrcfile_reads_in_nm(tmp_path):
     stack = io.read(path)
     assert stack.shape == (4, 32, 48) and stack.axis_labels == ("t", "y", "x")
     assert stack.pixel_size == pytest.approx(0.25)
+
+
+def test_origin_survives_a_round_trip(tmp_path, small_stack):
+    small_stack.translate = (0.0, 1.5, -0.25)
+    back = io.read(io.write(small_stack, tmp_path / "shifted.tif"))
+    assert back.translate == pytest.approx((0.0, 1.5, -0.25))

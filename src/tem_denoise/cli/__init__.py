@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return args.handler(args)
-        except (io.ReadError, ValueError, FileNotFoundError) as exc:
+        except (io.ReadError, ValueError, FileNotFoundError, MemoryError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 

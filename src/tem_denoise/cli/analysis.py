@@ -117,6 +117,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """Profile along a line of one frame: Michelson contrast, peaks and their spacing."""
     stack = io.read(args.input)
     size = _pixel_size(stack)
+    if not 0 <= args.frame < stack.n_frames:
+        raise ValueError(f"--frame must be in 0..{stack.n_frames - 1}; got {args.frame}")
     frame = stack.frame(args.frame if stack.is_stack else 0)
     start, end, width = np.asarray(args.start, float), np.asarray(args.end, float), float(args.width)
     if args.units == "nm":

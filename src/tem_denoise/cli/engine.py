@@ -32,10 +32,12 @@ def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | N
 
 
 def _targets(inputs: list[str], output: Path) -> list[Path]:
-    if len(inputs) == 1 and output.suffix.lower() in (".tif", ".tiff"):
+    if output.suffix.lower() in (".tif", ".tiff"):
+        if len(inputs) > 1:
+            raise ValueError(f"with several inputs, -o must be a folder, not a file ({output})")
         return [output]
     if output.suffix:
-        raise ValueError(f"with several inputs, -o must be a folder, not a file ({output})")
+        raise ValueError(f"-o must be a .tif file or a folder, not {output}")
     return [output / f"{Path(path).stem}_denoised.tif" for path in inputs]
 
 

@@ -30,7 +30,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     stacks = io.read_all(args.input)
     out = Path(args.output)
     if len(stacks) == 1:
-        targets = [out if out.suffix.lower() in (".tif", ".tiff") else out / f"{stacks[0].name}.tif"]
+        targets = [out if out.suffix.lower() in (".tif", ".tiff") else out / f"{_safe(stacks[0].name)}.tif"]
     else:
         targets = [out / f"{index:02d}_{_safe(stack.name)}.tif" for index, stack in enumerate(stacks)]
     for stack, target in zip(stacks, targets, strict=True):

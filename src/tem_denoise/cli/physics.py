@@ -36,6 +36,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_PIXEL_NM = {"hrtem": 0.07, "haadf": 0.02, "bf": 0.02}
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write N synthetic pairs as calibrated TIFF stacks plus atom positions and parameters."""
     from tem_denoise.analysis.table import write_csv
@@ -43,9 +46,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from tem_denoise.physics.datasets import synth_set
 
     noise = load_noise_model(args.noise) if args.noise else None
-    data = synth_set(args.kind, args.n, (args.size, args.size), seed=args.seed, noise=noise)
+    pixel = args.pixel_size or DEFAULT_PIXEL_NM[args.kind]
+    sampling = {"pixel_size_nm": pixel} if args.kind == "hrtem" else {"pixel_size_nm_range": (pixel, pixel)}
+    data = synth_set(args.kind, args.n, (args.size, args.size), seed=args.seed, noise=noise, **sampling)
     out = Path(args.output)
-    pixel = float(np.median(data["pixel_size_nm"]))
     record = {"operation": "synthesis", "kind": args.kind, "n": args.n, "size": args.size,
               "seed": args.seed, "noise": noise.to_dict() if noise else "default"}
     for key in ("noisy", "clean", "atom_map"):
@@ -54,7 +58,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     positions = data["positions"]
     write_csv(out / "positions.csv", {"index": positions[:, 0].astype(int), "y_px": positions[:, 1],
                                        "x_px": positions[:, 2]})
-    record["pixel_size_nm"] = data["pixel_size_nm"].tolist()
+    record["pixel_size_nm"] = pixel
     (out / "params.json").write_text(json.dumps(record, indent=1))
     print(f"wrote {out / 'positions.csv'} and {out / 'params.json'}")
     return 0
@@ -77,5 +81,7 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="frame size in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", help="noise model JSON (from calibrate); default: the papers' models")
+    p.add_argument("--pixel-size", type=float,
+                   help="pixel size in nm (default 0.07 for hrtem, 0.02 for haadf/bf)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(handler=cmd_synth)

@@ -55,11 +55,13 @@ def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSup
         raise ValueError(f"'{base.name}' is a supervised model; fine-tuning on a stack needs a blind-spot "
                          "model (wcid/wcvd), which learns from noisy frames alone")
     name = safe_model_name(name)
-    if name in available_models() and available_models()[name].source != "user":
-        raise ValueError(f"'{name}' is the name of a {available_models()[name].source} model; choose another")
+    target = Path(folder or default_user_dir()) / name
+    existing = available_models().get(name)
+    if existing is not None and (existing.directory is None or existing.directory.resolve() != target.resolve()):
+        raise ValueError(f"'{name}' is already the name of a {existing.source} model"
+                         f"{f' in {existing.directory}' if existing.directory else ''}; choose another name")
     model = load_model(base) if base.weights_path else build_model(base)
     result = yield from iter_train_self_supervised(model, stack, config)
-    target = Path(folder or default_user_dir()) / name
     target.mkdir(parents=True, exist_ok=True)
     sha = save_weights(model, target / "weights.safetensors", metadata={"name": name, "base": base.name})
     card = replace(

@@ -92,13 +92,15 @@ def read(path: str | Path) -> Stack:
 
 
 def provenance(stack: Stack, **extra: object) -> dict:
-    """Provenance record for a written file: package version, source, history, ``extra``."""
+    """Provenance record for a written file: package version, modality, the position of the first
+    pixel (``origin``, which ImageJ TIFF has no field for), source, history and ``extra``."""
     from tem_denoise import __version__
 
     return {
         "package": "napari-tem-denoise",
         "version": __version__,
         "modality": stack.modality,
+        "origin": {"translate": list(stack.translate), "units": list(stack.units)},
         **stack.provenance,
         **extra,
     }

@@ -40,7 +40,8 @@ def complete_calibration(stack: Stack, path: Path) -> Stack:
     """Fill in what RosettaSciIO's TIFF reader misses.
 
     RosettaSciIO understands ImageJ lengths only in microns and ignores OME pixel sizes and the
-    ImageJ frame interval; this reads them with tifffile when the stack came back uncalibrated.
+    ImageJ frame interval; this reads them with tifffile when the stack came back uncalibrated,
+    and restores the origin (translate) and modality that :func:`write_tiff` recorded.
     """
     with tifffile.TiffFile(path) as tif:
         pixel = _ome_pixel_size(tif) or _imagej_pixel_size(tif)
@@ -51,10 +52,15 @@ def complete_calibration(stack: Stack, path: Path) -> Stack:
     if stack.is_stack and units[0] == "pixel" and float(ij.get("finterval", 0) or 0) > 0:
         scale[0], units[0] = float(ij["finterval"]), "s"
     written = json.loads(ij[PROVENANCE_KEY]) if PROVENANCE_KEY in ij else {}
+    origin = written.get("origin", {})
+    translate = stack.translate
+    if origin.get("units") == units and len(origin.get("translate", ())) == len(units):
+        translate = tuple(float(t) for t in origin["translate"])
     return replace(
         stack,
         scale=tuple(scale),
         units=tuple(units),
+        translate=translate,
         modality=stack.modality or written.get("modality"),
         provenance={**stack.provenance, "written_by": written} if written else stack.provenance,
     )

@@ -149,13 +149,15 @@ class FFTWidget(Container):
         low, high = np.percentile(image, [50, 99.95])
         step = {"operation": "power spectrum", "frame": frame_index(self.viewer, layer),
                 "roi_px": self.roi_px(layer), "window": self.window.value, "display": "log10 power"}
-        if self.spectrum_layer is not None and self.spectrum_layer in self.viewer.layers:
+        reuse = (self.spectrum_layer is not None and self.spectrum_layer in self.viewer.layers
+                 and self.spectrum_layer.metadata.get("provenance", {}).get("derived_from") == layer.name)
+        if reuse:
             target = self.spectrum_layer
             target.data = image
             for key, value in calibration.items():
                 setattr(target, key, value)
             target.contrast_limits = (float(low), float(high))
-            target.metadata.update(derived_metadata(layer, step))
+            target.metadata = derived_metadata(layer, step)
             return
         self.spectrum_layer = self.viewer.add_image(
             image, name=f"{layer.name} FFT", colormap="inferno", contrast_limits=(float(low), float(high)),

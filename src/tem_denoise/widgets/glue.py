@@ -21,7 +21,7 @@ def derived_metadata(source: Any, step: dict) -> dict:
     metadata = dict(source.metadata)
     provenance = dict(metadata.get("provenance", {}))
     provenance["history"] = [*provenance.get("history", []), step]
-    provenance.setdefault("derived_from", source.name)
+    provenance["derived_from"] = source.name
     metadata["provenance"] = provenance
     return metadata
 
