@@ -11,6 +11,7 @@ Usage::
     python scripts/train_models.py                 # every model in SPECS, in order
     python scripts/train_models.py scgn-hrtem      # one model
     python scripts/train_models.py --minutes 5     # override each model's time budget
+    python scripts/train_models.py scgn-hrtem --resume --minutes 25   # train the bundled weights further
 """
 
 from __future__ import annotations
@@ -114,11 +115,24 @@ def write_model(name: str, spec: Spec, model, training: dict) -> Path:
     return write_card(card, folder / "card.json")
 
 
-def train(name: str, spec: Spec, checkpoint_minutes: float) -> None:
+def previous_run(name: str, model) -> dict:
+    """Load the bundled weights of ``name`` into ``model`` and return their card's training record."""
+    from tem_denoise.models.card import read_card
+    from tem_denoise.models.weights import load_into
+
+    card = read_card(BUNDLED_DIR / name / "card.json")
+    load_into(model, card.weights_path, card.weights_sha256)
+    earlier = card.training.get("resumed_from", [])
+    return {"resumed_from": [*earlier, {key: card.training.get(key) for key in ("steps", "minutes", "final_loss")}
+                             | {"weights_sha256": card.weights_sha256}]}
+
+
+def train(name: str, spec: Spec, checkpoint_minutes: float, resume: bool = False) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     torch.manual_seed(spec.config.seed)
     card = ModelCard(name=name, **spec.card)
     model = build_model(card)
+    history = previous_run(name, model) if resume else {}
     start = time.time()
     if isinstance(spec.config, SupervisedConfig):
         inputs, targets = make_supervised_set(spec.config)
@@ -137,6 +151,7 @@ def train(name: str, spec: Spec, checkpoint_minutes: float) -> None:
         "package_version": __version__,
         "torch": torch.__version__,
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads",
+        **history,
     }
     last_save, losses = time.time(), []
     result = None
@@ -168,12 +183,14 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="*", help=f"models to train (default all: {', '.join(SPECS)})")
     parser.add_argument("--minutes", type=float, help="override each model's wall-clock budget")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the bundled weights (a fresh optimiser; the card lists earlier runs)")
     args = parser.parse_args(argv)
     for name in args.names or SPECS:
         spec = SPECS[name]
         if args.minutes is not None:
             spec.config.max_minutes = args.minutes
-        train(name, spec, args.checkpoint_minutes)
+        train(name, spec, args.checkpoint_minutes, args.resume)
     return 0
 
 
