@@ -145,7 +145,7 @@ def train(name: str, spec: Spec, checkpoint_minutes: float, resume: bool = False
         steps = iter_train_self_supervised(model, movie, spec.config)
         data = {"source": "tem_denoise.physics.synth_time_series(kind='hrtem', noise=Counting)", **spec.data}
     base = {
-        "command": f"python scripts/train_models.py {name}",
+        "command": f"python scripts/train_models.py {name}" + (" --resume" if resume else ""),
         "config": asdict(spec.config),
         "data": data,
         "package_version": __version__,
