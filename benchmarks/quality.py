@@ -11,8 +11,10 @@ and SSIM with the clean set's range), the atom map for ``atom-map`` models (PSNR
 peak 255, and IoU of both maps thresholded at half maximum). The noisy input is scored as a
 ``restore`` reference row. So that both kinds compare on one figure, atoms are also found in
 the first 20 output frames of every row (centre-of-mass peaks, threshold 0.3, inverted where
-atoms are dark) and matched to the true positions: F1 and RMS position error in pixels. Prints a markdown table and writes JSON; ``--docs`` rewrites the
-table in docs/benchmarks.md and ``--cards`` stores each model's figures in its card.
+atoms are dark) and matched to the true positions: F1 and RMS position error in pixels.
+
+Prints a markdown table and writes JSON; ``--docs`` rewrites the table in docs/benchmarks.md
+and the cards' table in docs/models.md; ``--cards`` stores each model's figures in its card.
 
 Usage: ``python benchmarks/quality.py [--frames 100] [--docs] [--cards]``
 """
@@ -131,14 +133,35 @@ def table(rows: list[dict], frames: int) -> str:
     return "\n".join(lines)
 
 
-def write_docs(markdown: str) -> Path:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- quality:start -->", "<!-- quality:end -->"
-    block = f"{start}\n{markdown}\n{end}"
-    text = text.split(start)[0] + block + text.split(end)[1] if start in text else text + "\n" + block + "\n"
-    path.write_text(text)
+def write_block(path: Path, key: str, markdown: str) -> Path:
+    """Replace the text between ``<!-- key:start -->`` and ``<!-- key:end -->`` in ``path``."""
+    text = path.read_text()
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    if start not in text:
+        raise ValueError(f"{path} has no {start} marker")
+    path.write_text(text.split(start)[0] + f"{start}\n{markdown}\n{end}" + text.split(end)[1])
     return path
+
+
+def cards_table() -> str:
+    """The bundled models' cards as a markdown table (architecture, size, training budget)."""
+    from tem_denoise.models.registry import build_model
+
+    lines = ["| model | family | architecture | parameters | modality | output | tile | training |",
+             "| --- | --- | --- | ---: | --- | --- | ---: | --- |"]
+    for card in available_models().values():
+        if card.source != "bundled":
+            continue
+        n = sum(p.numel() for p in build_model(card).parameters())
+        arch = ", ".join(f"{k}={v}" for k, v in card.architecture.items())
+        t = card.training
+        runs = [*t.get("resumed_from", []), t]
+        minutes, steps = sum(r.get("minutes") or 0 for r in runs), sum(r.get("steps") or 0 for r in runs)
+        budget = (f"{minutes:.1f} min, {steps} steps in {len(runs)} run(s) on {t.get('hardware')}, "
+                  f"seed {t.get('config', {}).get('seed')}")
+        lines.append(f"| {card.name} | {card.family} | {arch} | {n:,} | {card.modality} | {card.output_kind} | "
+                     f"{card.tile_size or 'whole frame'} | {budget} |")
+    return "\n".join(lines)
 
 
 def write_cards(rows: list[dict], frames: int) -> None:
@@ -165,7 +188,8 @@ def main() -> None:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"frames": args.frames, "rows": rows}, indent=1))
     if args.docs:
-        print(f"wrote {write_docs(markdown)}")
+        print(f"wrote {write_block(ROOT / 'docs' / 'benchmarks.md', 'quality', markdown)}")
+        print(f"wrote {write_block(ROOT / 'docs' / 'models.md', 'cards', cards_table())}")
     if args.cards:
         write_cards(rows, args.frames)
 

@@ -200,6 +200,7 @@ def denoise_dock() -> None:
     widget.run.start()
     _wait_for(widget.run, 600)
     viewer.layers["HRTEM nucleation (atom map)"].visible = True
+    viewer.canvas.grid.shape = (1, 3)
     viewer.canvas.grid.enabled = True
     viewer.canvas.overlays.scale_bar.visible = True
     viewer.reset_view()
@@ -226,6 +227,7 @@ def finetune_dock() -> None:
     widget.runner.start()
     _wait_for(widget.runner, 600)
     _wait_for(widget.denoise_runner, 600)
+    viewer.canvas.grid.shape = (1, 2)
     viewer.canvas.grid.enabled = True
     viewer.reset_view()
     _save(viewer, "finetune_dock.png")

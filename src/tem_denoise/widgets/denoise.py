@@ -18,6 +18,7 @@ from tem_denoise.models.card import OUTPUT_KIND_LABELS
 from tem_denoise.models.registry import available_models, default_model_name
 from tem_denoise.widgets.glue import add_derived_image, derived_metadata, image_layer_choices
 from tem_denoise.widgets.layer_geometry import frame_index, plane_calibration
+from tem_denoise.widgets.plot_canvas import wrap_text
 from tem_denoise.widgets.runner import JobRunner, carrying
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class DenoiseWidget(Container):
         self.layer = ComboBox(label="image", choices=image_layer_choices(viewer))
         self.model = ComboBox(label="model", choices=self._model_choices)
         self.about = Label(value="")
+        wrap_text(self.about)
         devices = available_devices()
         saved = preferred_device()
         self.device = ComboBox(label="device", choices=devices, value=saved if saved in devices else "auto")
