@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import NamedTuple, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -26,13 +26,15 @@ class Progress(NamedTuple):
     stage: str
 
 
-def run_to_end(generator: Generator[Progress, None, T]) -> T:
+def run_to_end(generator: Generator[Any, None, T], on_step: Callable[[Any], None] | None = None) -> T:
     """Exhaust a progress generator and return its return value.
 
     Parameters
     ----------
     generator : Generator
-        A generator that yields :class:`Progress` records and returns a result.
+        A generator that yields progress records and returns a result.
+    on_step : callable, optional
+        Called with every record the generator yields (e.g. to print progress).
 
     Returns
     -------
@@ -41,6 +43,8 @@ def run_to_end(generator: Generator[Progress, None, T]) -> T:
     """
     while True:
         try:
-            next(generator)
+            step = next(generator)
         except StopIteration as stop:
             return stop.value
+        if on_step is not None:
+            on_step(step)

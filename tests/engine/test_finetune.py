@@ -10,14 +10,7 @@ from tem_denoise.engine.finetune import iter_finetune, safe_model_name
 from tem_denoise.engine.training import SelfSupervisedConfig
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.registry import available_models
-
-
-def _run(generator):
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+from tem_denoise.progress import run_to_end
 
 
 def test_finetuned_model_is_saved_found_and_denoises(tmp_path):
@@ -27,7 +20,7 @@ def test_finetuned_model_is_saved_found_and_denoises(tmp_path):
     noisy = rng.poisson(np.repeat(clean[None], 4, axis=0)).astype(np.float32)
     base = ModelCard("blind-test", "blindspot", {"frames": 1, "mid_channels": 3, "n_layers": 1, "lowpass": False})
     config = SelfSupervisedConfig(steps=60, crop=48, batch_size=4, lr=2e-2)
-    tuned = _run(iter_finetune(base, noisy, "my model!", config, folder=tmp_path, source="test stack"))
+    tuned = run_to_end(iter_finetune(base, noisy, "my model!", config, folder=tmp_path, source="test stack"))
     assert tuned.card.name == "my-model"
     assert (tmp_path / "my-model" / "weights.safetensors").is_file()
     card = available_models([tmp_path])["my-model"]

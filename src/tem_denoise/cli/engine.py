@@ -78,22 +78,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
     steps = iter_finetune(get_card(args.base), np.asarray(stack.data, dtype=np.float32), args.name, config,
                           folder=args.folder, source=str(args.input), modality=stack.modality)
-    tuned = run_to_end(_echo(steps))
+    tuned = run_to_end(steps, lambda event: sys.stderr.write(f"\r  {event.message}   "))
     sys.stderr.write("\n")
     print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
           f"final loss {tuned.card.training['final_loss']:.4g}; use it with --model {tuned.card.name}")
     return 0
-
-
-def _echo(steps):
-    """Re-yield training progress, printing it on one line; return the trainer's result."""
-    while True:
-        try:
-            event = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        sys.stderr.write(f"\r  {event.message}   ")
-        yield event
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

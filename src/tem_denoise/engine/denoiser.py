@@ -38,6 +38,7 @@ from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.registry import get_card, load_model
+from tem_denoise.progress import run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
@@ -438,14 +439,7 @@ class Denoiser:
 
         ``progress``, if given, is called with every :class:`Progress`.
         """
-        steps = self.iter_denoise(stack, out)
-        while True:
-            try:
-                event = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            if progress is not None:
-                progress(event)
+        return run_to_end(self.iter_denoise(stack, out), progress)
 
     def provenance(self) -> dict[str, Any]:
         """What produced the output, for layer metadata and written files.
