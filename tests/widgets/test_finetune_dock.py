@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tem_denoise.models.card import ModelCard
-from tem_denoise.models.registry import default_user_dir
+from tem_denoise.models.registry import available_models, default_user_dir
 
 pytestmark = pytest.mark.gui
 
@@ -21,11 +21,14 @@ def test_finetune_saves_user_model_and_denoises(make_napari_viewer, qtbot):
                                                                          "n_layers": 1}))]
     dock.layer.value = viewer.layers["frames"]
     dock.base.value = dock.base.choices[0]
-    dock.steps.value, dock.crop.value = 20, 32
+    assert dock.lowpass.value == 14.0  # the base card's: seed 002's cut-off
+    dock.steps.value, dock.crop.value, dock.lowpass.value = 20, 32, 3.0
     dock.runner.start()
     qtbot.waitUntil(lambda: not dock.runner.running and not dock.denoise_runner.running, timeout=120_000)
     qtbot.waitUntil(lambda: "frames (denoised: tiny-blind-frames)" in viewer.layers, timeout=60_000)
-    assert (default_user_dir() / "tiny-blind-frames" / "card.json").is_file()
+    saved = available_models()["tiny-blind-frames"]
+    assert saved.directory == default_user_dir() / "tiny-blind-frames"
+    assert saved.architecture["lowpass_kernel"] == 1.5
     out = viewer.layers["frames (denoised: tiny-blind-frames)"]
     np.testing.assert_allclose(out.scale, (1, 0.1, 0.1))
     assert dock.plot.figure.axes[0].lines

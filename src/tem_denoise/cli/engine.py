@@ -77,7 +77,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     stack = io.read(args.input)
     config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
     steps = iter_finetune(get_card(args.base), np.asarray(stack.data, dtype=np.float32), args.name, config,
-                          folder=args.folder, source=str(args.input), modality=stack.modality)
+                          folder=args.folder, source=str(args.input), modality=stack.modality,
+                          lowpass_period_px=args.lowpass_period)
     tuned = run_to_end(steps, lambda event: sys.stderr.write(f"\r  {event.message}   "))
     sys.stderr.write("\n")
     print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
@@ -136,5 +137,8 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--crop", type=int, default=128, help="training crop edge in pixels")
     p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--lowpass-period", type=float, metavar="PX",
+                   help="shortest period in pixels the output low-pass keeps, below your atom spacing "
+                        "(0: no low-pass; default: the base model's)")
     p.add_argument("--folder", help="user-model folder (default: the plugin's)")
     p.set_defaults(handler=cmd_finetune)

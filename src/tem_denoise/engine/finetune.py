@@ -43,17 +43,48 @@ def safe_model_name(text: str) -> str:
     return name
 
 
+def lowpass_period(card: ModelCard) -> float:
+    """Shortest period in pixels that a blind-spot card's FFT low-pass keeps; 0 when it has none.
+
+    The low-pass keeps frequencies up to ``1 / (2 K)`` cycles per pixel (``K`` =
+    ``lowpass_kernel``, by default the largest blind kernel, 7, as in seed 002), i.e.
+    periods down to ``2 K`` pixels.
+    """
+    arch = card.architecture
+    if not arch.get("lowpass", True):
+        return 0.0
+    return 2.0 * float(arch.get("lowpass_kernel") or max(arch.get("kernel_sizes", (3, 5, 7))))
+
+
+def with_lowpass_period(card: ModelCard, period_px: float) -> ModelCard:
+    """A copy of a blind-spot card whose low-pass keeps periods down to ``period_px`` pixels.
+
+    ``period_px`` 0 removes the low-pass; otherwise it must be at least 2 (the Nyquist
+    period). Finer sampling of the lattice needs a shorter period: atoms ``a`` pixels apart
+    need ``period_px < a``.
+    """
+    if period_px == 0:
+        return replace(card, architecture={**card.architecture, "lowpass": False})
+    if period_px < 2:
+        raise ValueError(f"the low-pass period must be 0 (off) or at least 2 px (Nyquist), not {period_px}")
+    return replace(card, architecture={**card.architecture, "lowpass": True, "lowpass_kernel": period_px / 2})
+
+
 def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSupervisedConfig,
-                  folder: str | Path | None = None, source: str = "",
-                  modality: str | None = None) -> Generator[TrainProgress, None, FineTuned]:
+                  folder: str | Path | None = None, source: str = "", modality: str | None = None,
+                  lowpass_period_px: float | None = None) -> Generator[TrainProgress, None, FineTuned]:
     """Train a copy of ``base`` (a blind-spot card) on ``stack`` and save it as user model ``name``.
 
     Yields one :class:`TrainProgress` per step; a cancelled run (generator closed) saves
     nothing. ``folder`` defaults to :func:`~tem_denoise.models.registry.default_user_dir`.
+    ``lowpass_period_px`` sets the new model's low-pass (see :func:`with_lowpass_period`;
+    None keeps the base model's). Training itself never uses the low-pass.
     """
     if base.family != "blindspot":
         raise ValueError(f"'{base.name}' is a supervised model; fine-tuning on a stack needs a blind-spot "
                          "model (wcid/wcvd), which learns from noisy frames alone")
+    if lowpass_period_px is not None:
+        base = with_lowpass_period(base, lowpass_period_px)
     name = safe_model_name(name)
     target = Path(folder or default_user_dir()) / name
     existing = available_models().get(name)

@@ -35,8 +35,10 @@ a whole-frame part (the low-pass, :meth:`BlindSpotNet.frame_filter`).
 
 Defaults not fixed by the paper: the low-pass kernel divisor defaults to
 ``Ks_max`` as the paper text says; the authors' released code uses a radius of
-``H / 6`` bins, i.e. ``lowpass_kernel=3``. The low-pass is a hard disc, as in
-the paper, so it rings (Gibbs) and can make small negative values.
+``H / 6`` bins, i.e. ``lowpass_kernel=3``. The bundled cards set ``lowpass_kernel=1.5`` (periods down
+to 3 px kept): the paper's value removes atoms sampled ~4 px apart (measured by
+``benchmarks/blindspot_lowpass.py``). The low-pass is a hard disc, as in the paper,
+so it rings (Gibbs) and can make small negative values.
 """
 
 from __future__ import annotations

@@ -164,8 +164,8 @@ def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[
     """Model to use when the user names none.
 
     The first bundled or user model (by name) whose card has ``is_default`` and
-    the given modality, else any such model with that modality, else any
-    with modality ``"any"``, all restricted to temporal windows the stack can feed
+    the given modality, else any such model with that modality, else a default
+    with modality ``"any"``, else any with modality ``"any"``, all restricted to temporal windows the stack can feed
     (a single frame needs ``temporal_window == 1``); ``"gaussian-2d"`` when none fits.
     """
     candidates = [
@@ -176,6 +176,7 @@ def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[
     ranked = (
         [c for c in candidates if c.modality == modality and c.is_default]
         + [c for c in candidates if c.modality == modality]
+        + [c for c in candidates if c.modality == "any" and c.is_default]
         + [c for c in candidates if c.modality == "any"]
     )
     return ranked[0].name if ranked else "gaussian-2d"

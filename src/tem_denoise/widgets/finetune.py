@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
 
-from tem_denoise.engine.finetune import blind_spot_models, iter_finetune
+from tem_denoise.engine.finetune import blind_spot_models, iter_finetune, lowpass_period
 from tem_denoise.engine.training import SelfSupervisedConfig
 from tem_denoise.widgets.glue import add_derived_image, image_layer_choices
 from tem_denoise.widgets.plot_canvas import PlotCanvas, wrap_text
@@ -33,13 +33,17 @@ class FineTuneWidget(Container):
         self.model_name = LineEdit(label="save as", value="")
         self.steps = SpinBox(label="steps", value=300, min=10, max=100_000, step=50)
         self.crop = SpinBox(label="crop (px)", value=128, min=16, max=1024, step=16)
+        self.lowpass = FloatSpinBox(
+            label="low-pass period (px)", value=3.0, min=0.0, max=64.0, step=0.5,
+            tooltip="The output is low-passed in Fourier space (seed 002): periods shorter than this many "
+                    "pixels are removed. Keep it below the atom spacing in pixels; 0 turns it off.")
         self.apply = CheckBox(label="denoise the stack when done", value=True)
         self.runner = JobRunner("Fine-tune")
         self.denoise_runner = JobRunner("Denoise with the fine-tuned model")
         self.result = Label(value="")
         wrap_text(self.result)
-        super().__init__(widgets=[self.layer, self.base, self.model_name, self.steps, self.crop, self.apply,
-                                  self.runner, self.result, self.denoise_runner])
+        super().__init__(widgets=[self.layer, self.base, self.model_name, self.steps, self.crop, self.lowpass,
+                                  self.apply, self.runner, self.result, self.denoise_runner])
         self.plot = PlotCanvas(self, figsize=(4.5, 2.6), min_height=200)
         self.runner.bind(self._job, self._done)
         self.denoise_runner.bind(self._denoise_job, self._denoised)
@@ -47,7 +51,13 @@ class FineTuneWidget(Container):
         self._last: tuple | None = None
         self.layer.changed.connect(self._suggest_name)
         self.base.changed.connect(self._suggest_name)
+        self.base.changed.connect(self._show_lowpass)
         self._suggest_name()
+        self._show_lowpass()
+
+    def _show_lowpass(self) -> None:
+        if self.base.value is not None:
+            self.lowpass.value = lowpass_period(self.base.value)
 
     def _suggest_name(self) -> None:
         layer, base = self.layer.value, self.base.value
@@ -60,7 +70,8 @@ class FineTuneWidget(Container):
             raise ValueError("pick a noisy stack and a blind-spot model to start from")
         config = SelfSupervisedConfig(steps=self.steps.value, crop=self.crop.value)
         steps = iter_finetune(base, layer.data, self.model_name.value, config,
-                              source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"))
+                              source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"),
+                              lowpass_period_px=self.lowpass.value)
         return carrying(layer, steps)
 
     def _done(self, result: tuple) -> None:
