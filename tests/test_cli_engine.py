@@ -7,6 +7,7 @@ import pytest
 
 from tem_denoise import io
 from tem_denoise.cli import main
+from tem_denoise.models.card import read_card
 from tem_denoise.models.registry import default_model_name
 
 
@@ -53,6 +54,6 @@ def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys):
     source = io.write(stack, tmp_path / "noisy.tif")
     models = tmp_path / "models"
     assert main(["finetune", str(source), "--base", "wcid-2d", "--name", "mine", "--steps", "10",
-                 "--crop", "32", "--folder", str(models)]) == 0
+                 "--crop", "32", "--lowpass-period", "4", "--folder", str(models)]) == 0
     assert "saved 'mine'" in capsys.readouterr().out
-    assert (models / "mine" / "card.json").is_file()
+    assert read_card(models / "mine" / "card.json").architecture["lowpass_kernel"] == 2.0
