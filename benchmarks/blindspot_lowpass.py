@@ -16,14 +16,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from quality import FINETUNE, localisation, make_set, score
+from quality import fine_tuned, localisation, make_set, run, score
 
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune import lowpass_period, with_lowpass_period
-from tem_denoise.engine.training import iter_train_self_supervised
-from tem_denoise.models.registry import available_models, build_model, load_model
-from tem_denoise.progress import run_to_end
+from tem_denoise.models.registry import available_models, build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PERIODS = (0.0, 2.0, 3.0, 4.0, 6.0, 14.0)
@@ -36,18 +33,15 @@ def sweep(set_name: str, model_name: str, frames: int) -> list[dict]:
     """Fine-tune ``model_name`` on the set, then score each low-pass period."""
     data = make_set(set_name, frames)
     card = available_models()[model_name]
-    tuned = load_model(card)
-    run_to_end(iter_train_self_supervised(tuned, data["noisy"], FINETUNE))
+    weights = fine_tuned(card, data).model.state_dict()
     head = {key: value[:SCORED_FRAMES] if key in ("noisy", "clean", "atom_map") else value
             for key, value in data.items()}
     rows = []
     for period in PERIODS:
         variant = with_lowpass_period(card, period)
         model = build_model(variant)
-        model.load_state_dict(tuned.state_dict())
-        denoiser = Denoiser(model, card=variant, device="cpu")
-        output = (denoiser.denoise(head["noisy"]) if data["series"]
-                  else np.stack([denoiser.denoise(frame) for frame in head["noisy"]]))
+        model.load_state_dict(weights)
+        output = run(Denoiser(model, card=variant, device="cpu"), head)
         rows.append({"set": set_name, "model": model_name, "period_px": period,
                      **score(output, head, "restore"), **localisation(output, head, set_name, "restore")})
         print(f"{set_name:9s} {model_name:8s} period {period:4.0f} px  {rows[-1]['psnr']:6.2f} dB  "

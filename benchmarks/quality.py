@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.analysis.atoms import locate_atoms
+from tem_denoise.analysis.atoms import locate_atoms_stack
 from tem_denoise.analysis.metrics import atom_map_iou, match_positions, psnr, ssim
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.training import SelfSupervisedConfig, iter_train_self_supervised
@@ -98,12 +98,11 @@ def true_positions(data: dict) -> np.ndarray:
 def localisation(output: np.ndarray, data: dict, set_name: str, kind: str) -> dict:
     """F1 and RMS error (px) of atoms found in the first frames of ``output``."""
     separation, radius, dark = LOCATE[set_name]
-    found = []
-    for index, frame in enumerate(output[:LOCATE_FRAMES]):
-        image = -frame if (dark and kind == "restore") else frame
-        table = locate_atoms(image, separation, threshold_rel=0.3, method="com")
-        found.append(np.column_stack([np.full(len(table["y_px"]), index), table["y_px"], table["x_px"]]))
-    match = match_positions(np.concatenate(found), true_positions(data), radius)
+    frames = output[:LOCATE_FRAMES]
+    table = locate_atoms_stack(-frames if (dark and kind == "restore") else frames, separation,
+                               threshold_rel=0.3, method="com")
+    found = np.column_stack([table["frame"], table["y_px"], table["x_px"]])
+    match = match_positions(found, true_positions(data), radius)
     return {"f1": float(match.f1), "rms_px": float(match.rms_error)}
 
 

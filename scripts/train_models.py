@@ -75,6 +75,23 @@ def atom_map_spec(family: str, kind: str, seed: int, epochs: int, n_pairs: int =
     return Spec(card=card, config=config)
 
 
+def blind_spot_spec(frames: int, title: str, seed: int, default: bool = False) -> Spec:
+    """Paper-size blind-spot starting weights, self-supervised on a synthetic counting-mode movie.
+
+    The low-pass keeps periods down to 3 px (``lowpass_kernel=1.5``), chosen by
+    benchmarks/blindspot_lowpass.py: the paper's 14 px removes atoms sampled ~4 px apart.
+    """
+    card = dict(family="blindspot",
+                architecture={"frames": frames, "mid_channels": 3, "n_layers": 4, "lowpass_kernel": 1.5},
+                modality="any", output_kind="restore", adapter="none", speed_class="fast",
+                temporal_window=frames, is_default=default,
+                description=f"{title}, paper size, low-pass keeping periods down to 3 px (the paper's 14 px "
+                            "removes atoms sampled ~4 px apart); starting weights from self-supervised "
+                            "training on synthetic counting-mode movies. Fine-tune on your own stack.")
+    config = SelfSupervisedConfig(steps=1500, crop=128, batch_size=8, lr=1e-2, seed=seed, max_minutes=6)
+    return Spec(card=card, config=config, data=dict(dose_e_per_px=2.0, n_frames=48))
+
+
 # Defaults (``is_default``) are the models that measured best on their modality in
 # benchmarks/quality.py at this budget: the U-Nets, which converge far faster on two CPU cores than
 # the CPU-sized SCGN and SFIN; the paper-size SCGN/SFIN need GPU training to compete.
@@ -85,29 +102,8 @@ SPECS = {
     "unet-haadf": atom_map_spec("unet", "haadf", seed=12, epochs=24, default=True),
     "unet-bf": atom_map_spec("unet", "bf", seed=13, epochs=24, default=True),
     "unet-hrtem": atom_map_spec("unet", "hrtem", seed=11, epochs=24, default=True),
-    "wcid-2d": Spec(
-        card=dict(family="blindspot",
-                  architecture={"frames": 1, "mid_channels": 3, "n_layers": 4, "lowpass_kernel": 1.5},
-                  modality="any", output_kind="restore", adapter="none", speed_class="fast",
-                  description="WCID (seed 002): blind-spot net, 2D, paper size, low-pass keeping periods "
-                              "down to 3 px (the paper's 14 px removes atoms sampled ~4 px apart); starting "
-                              "weights from self-supervised training on synthetic counting-mode movies. "
-                              "Fine-tune on your own stack."),
-        config=SelfSupervisedConfig(steps=1500, crop=128, batch_size=8, lr=1e-2, seed=4, max_minutes=6),
-        data=dict(dose_e_per_px=2.0, n_frames=48),
-    ),
-    "wcvd-3d": Spec(
-        card=dict(family="blindspot",
-                  architecture={"frames": 3, "mid_channels": 3, "n_layers": 4, "lowpass_kernel": 1.5},
-                  modality="any", output_kind="restore", adapter="none", speed_class="fast",
-                  temporal_window=3, is_default=True,
-                  description="WCVD (seed 002): blind-spot net over 3 frames, paper size, low-pass "
-                              "keeping periods down to 3 px (the paper's 14 px removes atoms sampled ~4 px "
-                              "apart); starting weights from self-supervised training on synthetic "
-                              "counting-mode movies. Fine-tune on your own stack."),
-        config=SelfSupervisedConfig(steps=1500, crop=128, batch_size=8, lr=1e-2, seed=5, max_minutes=6),
-        data=dict(dose_e_per_px=2.0, n_frames=48),
-    ),
+    "wcid-2d": blind_spot_spec(1, "WCID (seed 002): blind-spot net, 2D", seed=4),
+    "wcvd-3d": blind_spot_spec(3, "WCVD (seed 002): blind-spot net over 3 frames", seed=5, default=True),
 }
 
 

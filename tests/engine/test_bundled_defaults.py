@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tem_denoise.analysis.atoms import locate_atoms
+from tem_denoise.analysis.atoms import locate_atoms_stack
 from tem_denoise.analysis.metrics import match_positions, psnr
 from tem_denoise.engine import Denoiser
 from tem_denoise.models.registry import default_model_name
@@ -19,11 +19,9 @@ from tem_denoise.physics.datasets import synth_set
 
 def atom_f1(frames: np.ndarray, positions: np.ndarray, separation: float, radius: float) -> float:
     """F1 of atoms found (centre of mass, bright peaks) against the true ``(frame, y, x)`` rows."""
-    found = []
-    for index, frame in enumerate(frames):
-        table = locate_atoms(frame, separation, threshold_rel=0.3, method="com")
-        found.append(np.column_stack([np.full(len(table["y_px"]), index), table["y_px"], table["x_px"]]))
-    return match_positions(np.concatenate(found), positions, radius).f1
+    table = locate_atoms_stack(frames, separation, threshold_rel=0.3, method="com")
+    found = np.column_stack([table["frame"], table["y_px"], table["x_px"]])
+    return match_positions(found, positions, radius).f1
 
 
 @pytest.mark.parametrize(("kind", "modality", "separation", "radius", "dark"), [

@@ -37,6 +37,15 @@ def _range(reference: np.ndarray, data_range: float | None) -> float:
     return value
 
 
+def _per_frame(metric, reference: np.ndarray, test: np.ndarray, data_range: float | None) -> float | np.ndarray:
+    """``metric(reference, test, data_range=...)`` of a frame, or per frame of a stack (one range for all)."""
+    reference, test = _pair(reference, test)
+    value = _range(reference, data_range)
+    if reference.ndim == 2:
+        return float(metric(reference, test, data_range=value))
+    return np.array([metric(r, t, data_range=value) for r, t in zip(reference, test)])
+
+
 def psnr(reference: np.ndarray, test: np.ndarray, data_range: float | None = None) -> float | np.ndarray:
     """Peak signal-to-noise ratio in dB.
 
@@ -52,11 +61,7 @@ def psnr(reference: np.ndarray, test: np.ndarray, data_range: float | None = Non
     float or numpy.ndarray
         PSNR of a frame, or (t,) PSNR per frame of a stack.
     """
-    reference, test = _pair(reference, test)
-    value = _range(reference, data_range)
-    if reference.ndim == 2:
-        return float(peak_signal_noise_ratio(reference, test, data_range=value))
-    return np.array([peak_signal_noise_ratio(r, t, data_range=value) for r, t in zip(reference, test)])
+    return _per_frame(peak_signal_noise_ratio, reference, test, data_range)
 
 
 def ssim(reference: np.ndarray, test: np.ndarray, data_range: float | None = None) -> float | np.ndarray:
@@ -74,11 +79,7 @@ def ssim(reference: np.ndarray, test: np.ndarray, data_range: float | None = Non
     float or numpy.ndarray
         SSIM of a frame, or (t,) SSIM per frame of a stack.
     """
-    reference, test = _pair(reference, test)
-    value = _range(reference, data_range)
-    if reference.ndim == 2:
-        return float(structural_similarity(reference, test, data_range=value))
-    return np.array([structural_similarity(r, t, data_range=value) for r, t in zip(reference, test)])
+    return _per_frame(structural_similarity, reference, test, data_range)
 
 
 def _binary(atom_map: np.ndarray, threshold_rel: float) -> np.ndarray:

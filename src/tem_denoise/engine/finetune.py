@@ -48,12 +48,9 @@ def lowpass_period(card: ModelCard) -> float:
 
     The low-pass keeps frequencies up to ``1 / (2 K)`` cycles per pixel (``K`` =
     ``lowpass_kernel``, by default the largest blind kernel, 7, as in seed 002), i.e.
-    periods down to ``2 K`` pixels.
+    periods down to ``2 K`` pixels; read from the network the card builds.
     """
-    arch = card.architecture
-    if not arch.get("lowpass", True):
-        return 0.0
-    return 2.0 * float(arch.get("lowpass_kernel") or max(arch.get("kernel_sizes", (3, 5, 7))))
+    return build_model(card).lowpass_period_px
 
 
 def with_lowpass_period(card: ModelCard, period_px: float) -> ModelCard:

@@ -224,6 +224,11 @@ class BlindSpotNet(nn.Module):
             spectrum = torch.fft.rfft2(y.float()) * mask
             return torch.fft.irfft2(spectrum, s=(h, w))
 
+    @property
+    def lowpass_period_px(self) -> float:
+        """Shortest period in pixels the low-pass keeps (``2 * lowpass_kernel``); 0 without low-pass."""
+        return 2.0 * self.lowpass_kernel if self.lowpass else 0.0
+
     local_forward = blind
     padding_mode = "circular"
 
