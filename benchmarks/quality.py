@@ -4,7 +4,8 @@ Test sets (fixed seeds, disjoint from the training seeds of scripts/train_models
 
 - ``hrtem``: 100 NUC-like HRTEM frames (256², the paper's calibrated camera noise);
 - ``haadf`` and ``bf``: 100 synthetic STEM frames each (256², the papers' STEM noise);
-- ``counting``: a 100-frame drifting HRTEM movie in counting mode (Poisson, 2 e⁻/px/frame).
+- ``counting``: a 100-frame drifting HRTEM movie in counting mode (Poisson, 2 e⁻/px/frame),
+  scored with the HRTEM-counting, HRTEM and modality-free models.
 
 Each model is scored against its own target: the clean image for ``restore`` models (PSNR
 and SSIM with the clean set's range), the atom map for ``atom-map`` models (PSNR/SSIM with
@@ -36,13 +37,13 @@ from tem_denoise.analysis.metrics import atom_map_iou, match_positions, psnr, ss
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.training import SelfSupervisedConfig, iter_train_self_supervised
 from tem_denoise.models.card import write_card
-from tem_denoise.models.registry import available_models, load_model
+from tem_denoise.models.registry import PARENT_MODALITY, available_models, load_model
 from tem_denoise.physics import Counting, synth_time_series
 from tem_denoise.physics.datasets import synth_set
 from tem_denoise.progress import run_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
-SET_MODALITY = {"hrtem": "HRTEM", "haadf": "STEM-HAADF", "bf": "STEM-BF", "counting": "any"}
+SET_MODALITY = {"hrtem": "HRTEM", "haadf": "STEM-HAADF", "bf": "STEM-BF", "counting": "HRTEM-counting"}
 SEEDS = {"hrtem": 9001, "haadf": 9002, "bf": 9003, "counting": 9004}
 # Atom finding on every output, so that restore and atom-map models compare on one figure:
 # (minimum separation px, match radius px, atoms dark in restored images).
@@ -65,14 +66,12 @@ def make_set(name: str, frames: int) -> dict[str, np.ndarray]:
 
 
 def models_for(set_name: str, series: bool) -> list:
-    """Cards to score on a set: models of its modality (or 'any'), temporal ones only on series."""
-    cards = []
-    for card in available_models().values():
-        if card.temporal_window > 1 and not series:
-            continue
-        if card.source == "builtin" or card.modality in (SET_MODALITY[set_name], "any"):
-            cards.append(card)
-    return cards
+    """Cards to score on a set: models of its modality, its parent (HRTEM for counting) or 'any';
+    temporal ones only on series."""
+    modality = SET_MODALITY[set_name]
+    wanted = (modality, PARENT_MODALITY.get(modality), "any")
+    return [card for card in available_models().values()
+            if (series or card.temporal_window == 1) and (card.source == "builtin" or card.modality in wanted)]
 
 
 def score(output: np.ndarray, data: dict, kind: str) -> dict:

@@ -190,22 +190,46 @@ def quality_dock() -> None:
     viewer.close()
 
 
-def denoise_dock() -> None:
-    """The Denoise dock after denoising the sample movie with the default HRTEM model, side by side."""
-    viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 900)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
-    widget.layer.value = viewer.layers["HRTEM nucleation (noisy)"]
-    widget.run.start()
-    _wait_for(widget.run, 600)
-    viewer.layers["HRTEM nucleation (atom map)"].visible = True
-    viewer.canvas.grid.shape = (1, 3)
+def _save_side_by_side(viewer: napari.Viewer, name: str, grid: tuple[int, int] = (1, 3)) -> None:
+    """Show the viewer's three layers in a ``(rows, columns)`` grid with a scale bar, save and close."""
+    viewer.canvas.grid.shape = grid
     viewer.canvas.grid.enabled = True
     viewer.canvas.overlays.scale_bar.visible = True
     viewer.reset_view()
-    _save(viewer, "denoise_dock.png")
+    _save(viewer, name)
     viewer.close()
+
+
+def _denoised_sample(sample: str, layer: str) -> napari.Viewer:
+    """A viewer with a plugin sample denoised by the Denoise dock's default model."""
+    viewer = napari.Viewer(show=True)
+    viewer.window.resize(1400, 900)
+    viewer.open_sample("napari-tem-denoise", sample)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
+    widget.layer.value = viewer.layers[layer]
+    widget.run.start()
+    _wait_for(widget.run, 600)
+    return viewer
+
+
+def denoise_dock() -> None:
+    """The Denoise dock after denoising the sample movie with the default HRTEM model, side by side."""
+    viewer = _denoised_sample("hrtem_series", "HRTEM nucleation (noisy)")
+    viewer.layers["HRTEM nucleation (atom map)"].visible = True
+    _save_side_by_side(viewer, "denoise_dock.png")
+
+
+def denoise_counting() -> None:
+    """The low-dose counting sample denoised with the counting-mode default: noisy, restored and clean
+    from top to bottom (one above the other, so that the atoms are large enough to see)."""
+    viewer = _denoised_sample("counting_series", "HRTEM counting movie (noisy)")
+    viewer.layers.remove("HRTEM counting movie (atom map)")
+    clean = viewer.layers["HRTEM counting movie (clean)"]
+    clean.visible = True
+    viewer.layers.move(viewer.layers.index(clean), len(viewer.layers))
+    denoised = viewer.layers["HRTEM counting movie (noisy) (denoised: unet-counting)"]
+    denoised.contrast_limits = clean.contrast_limits = tuple(np.percentile(clean.data, (0.5, 99.5)))
+    _save_side_by_side(viewer, "denoise_counting.png", grid=(3, 1))
 
 
 def finetune_dock() -> None:
@@ -238,6 +262,7 @@ def finetune_dock() -> None:
 SHOTS = {
     "viewer_open_stack": viewer_open_stack,
     "denoise_dock": denoise_dock,
+    "denoise_counting": denoise_counting,
     "finetune_dock": finetune_dock,
     "calibration_dock": calibration_dock,
     "drift_dock": drift_dock,

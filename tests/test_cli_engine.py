@@ -9,6 +9,7 @@ from tem_denoise import io
 from tem_denoise.cli import main
 from tem_denoise.models.card import read_card
 from tem_denoise.models.registry import default_model_name
+from tem_denoise.physics import sample_counting_series
 
 
 def test_models_lists_baselines_and_defaults(capsys):
@@ -32,6 +33,13 @@ def test_denoise_several_inputs_into_a_folder(tmp_path, small_stack):
     paths = [str(io.write(small_stack, tmp_path / f"in{i}.tif")) for i in range(2)]
     assert main(["denoise", *paths, "-o", str(tmp_path / "out"), "--model", "gaussian-2d"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["in0_denoised.tif", "in1_denoised.tif"]
+
+
+def test_a_tiff_of_electron_counts_is_denoised_with_the_counting_model(tmp_path):
+    movie = sample_counting_series(n_frames=6, shape=(96, 96))
+    source = io.write(io.Stack.from_array(movie.noisy, pixel_size=0.07), tmp_path / "counts.tif")
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.tif"), "--device", "cpu"]) == 0
+    assert io.read_provenance(tmp_path / "out.tif")["model"] == "unet-counting"
 
 
 def test_bench_prints_throughput(capsys):

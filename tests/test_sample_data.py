@@ -10,6 +10,7 @@ from tem_denoise import sample_data
 
 @pytest.mark.parametrize(("provider", "n_layers", "ndim"), [
     (sample_data.hrtem_series, 3, 3),
+    (sample_data.counting_series, 3, 3),
     (sample_data.haadf_image, 3, 2),
     (sample_data.vacuum_stacks, 6, 3),
 ])
@@ -20,6 +21,13 @@ def test_samples_are_calibrated_image_layers(provider, n_layers, ndim):
         assert kind == "image" and data.ndim == ndim and data.dtype == np.float32
         assert kwargs["units"][-2:] == ("nm", "nm") and kwargs["scale"][-1] > 0
         assert kwargs["metadata"]["modality"] in ("HRTEM", "STEM-HAADF")
+
+
+def test_the_counting_movie_holds_whole_electron_counts():
+    from tem_denoise.engine.adapters import looks_like_counts
+
+    noisy = sample_data.counting_series()[-1][0]
+    assert looks_like_counts(noisy) and noisy.mean() == pytest.approx(1.5, rel=0.05)
 
 
 def test_vacuum_layers_carry_their_beam_current():

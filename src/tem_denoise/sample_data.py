@@ -10,7 +10,13 @@ from typing import Any
 
 from tem_denoise.io import Stack
 from tem_denoise.layers import stack_to_layer_data
-from tem_denoise.physics import SynthPair, sample_haadf, sample_hrtem_series, sample_vacuum_stacks
+from tem_denoise.physics import (
+    SynthPair,
+    sample_counting_series,
+    sample_haadf,
+    sample_hrtem_series,
+    sample_vacuum_stacks,
+)
 
 LayerData = tuple[Any, dict, str]
 
@@ -29,6 +35,11 @@ def _pair_layers(pair: SynthPair, name: str, modality: str) -> list[LayerData]:
 def hrtem_series() -> list[LayerData]:
     """A 16-frame 256x256 drifting HRTEM nucleation movie with clean frames and atom maps."""
     return _pair_layers(sample_hrtem_series(), "HRTEM nucleation", "HRTEM")
+
+
+def counting_series() -> list[LayerData]:
+    """A 32-frame 256x256 HRTEM movie in electron counts (1.5 e-/px/frame) with clean frames and atom maps."""
+    return _pair_layers(sample_counting_series(), "HRTEM counting movie", "HRTEM")
 
 
 def haadf_image() -> list[LayerData]:

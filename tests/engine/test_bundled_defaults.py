@@ -50,3 +50,18 @@ def test_default_restore_model_raises_psnr_on_a_counting_movie():
     before = np.mean(psnr(movie.clean, movie.noisy, data_range=span))
     after = np.mean(psnr(movie.clean, output, data_range=span))
     assert after > before + 10.0
+
+
+def test_counting_default_restores_a_low_dose_movie_far_better_than_a_3d_gaussian():
+    movie = synth_time_series(12, (128, 128), kind="hrtem", noise=Counting(dose_e_per_px=2.0), rng=4244)
+    name = default_model_name("HRTEM-counting", n_frames=12)
+    assert name == "unet-counting"
+    span = float(movie.clean.max() - movie.clean.min())
+    scores = {}
+    for model in (name, "gaussian-3d"):
+        output = Denoiser(model, device="cpu").denoise(movie.noisy)
+        scores[model] = (np.mean(psnr(movie.clean, output, data_range=span)),
+                         atom_f1(-output, movie.positions_px, separation=3.0, radius=1.5))
+    (psnr_model, f1_model), (psnr_gauss, f1_gauss) = scores[name], scores["gaussian-3d"]
+    assert psnr_model > psnr_gauss + 1.0
+    assert f1_model > f1_gauss + 0.1

@@ -29,6 +29,7 @@ TINY = {
     "scgn": lambda: SCGN(channels=8, n_blocks=1),
     "sfin": lambda: SFIN(channels=8, n_blocks=1),
     "unet": lambda: UNet(base_channels=4, final_activation="none"),
+    "unet-5-frames": lambda: UNet(base_channels=4, final_activation="none", frames=5),
     "wcid": lambda: BlindSpotNet(frames=1, mid_channels=2, n_layers=1),
     "wcvd": lambda: BlindSpotNet(frames=3, mid_channels=2, n_layers=1),
 }
@@ -55,6 +56,12 @@ def test_every_architecture_trains_one_step(name):
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_a_temporal_unet_needs_an_odd_window():
+    assert UNet(base_channels=4, frames=3).temporal_window == 3
+    with pytest.raises(ValueError, match="odd"):
+        UNet(base_channels=4, frames=4)
 
 
 def test_local_std_matches_a_reflect_padded_window_std():

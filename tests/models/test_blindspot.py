@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tem_denoise.models.blindspot import BlindSpotNet, lowpass_mask
+from tem_denoise.models.blindspot import POINTWISE_CHUNK, BlindSpotNet, lowpass_mask
 
 
 def centre_weights(model: BlindSpotNet) -> list[torch.Tensor]:
@@ -93,6 +93,16 @@ def test_fused_ensemble_equals_the_sum_of_its_members(frames):
     mix = torch.softmax(model.mix_logits, 0)
     reference = sum(w * member(x) for w, member in zip(mix, model.members))
     torch.testing.assert_close(model.blind(x), reference, rtol=1e-5, atol=1e-7)
+
+
+def test_inference_in_pixel_chunks_equals_the_autograd_path():
+    torch.manual_seed(4)
+    model = BlindSpotNet(frames=3)
+    x = torch.rand(2, 3, 150, 131)  # more pixels per frame than one chunk, and a ragged last chunk
+    assert 150 * 131 > POINTWISE_CHUNK
+    with torch.inference_mode():
+        chunked = model.blind(x)
+    torch.testing.assert_close(chunked, model.blind(x).detach(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("frames", [1, 3])

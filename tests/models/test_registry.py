@@ -20,6 +20,7 @@ from tem_denoise.models import (
     WeightsError,
     available_models,
     build_model,
+    data_modality,
     default_model_name,
     discover_models,
     file_sha256,
@@ -153,6 +154,20 @@ def test_user_models_are_discovered_and_loaded(tmp_path, no_bundled):
         assert default_model_name("STEM-HAADF", user_dirs=[tmp_path]) == "tiny-2"
     model = load_model(card)
     assert not model.training and isinstance(model, torch.nn.Module)
+
+
+def test_raw_counts_choose_a_counting_model_then_hrtem_models(tmp_path, no_bundled):
+    assert data_modality("HRTEM", counts=True) == data_modality(None, counts=True) == "HRTEM-counting"
+    assert data_modality("STEM-HAADF", counts=True) == "STEM-HAADF"
+    assert data_modality(None, counts=False) is None
+    write_user_model(tmp_path / "hrtem", tiny_card("tiny-hrtem", is_default=True))
+    write_user_model(tmp_path / "movie", ModelCard(
+        "tiny-counting", "unet", {"base_channels": 4, "frames": 3}, modality="HRTEM-counting", output_kind="restore",
+        adapter="percentile-255", temporal_window=3, is_default=True, training={"seed": 0, "command": "test"}))
+    assert default_model_name("HRTEM-counting", n_frames=10, user_dirs=[tmp_path]) == "tiny-counting"
+    # one frame cannot feed the 3-frame model: the HRTEM default comes next
+    assert default_model_name("HRTEM-counting", n_frames=1, user_dirs=[tmp_path]) == "tiny-hrtem"
+    assert default_model_name("HRTEM", n_frames=10, user_dirs=[tmp_path]) == "tiny-hrtem"
 
 
 def test_a_user_model_cannot_shadow_a_builtin_name(tmp_path, no_bundled):

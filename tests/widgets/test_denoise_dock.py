@@ -32,6 +32,22 @@ def test_default_model_follows_modality(dock):
     assert "Output:" in widget.about.value
 
 
+def test_a_movie_of_electron_counts_gets_the_counting_model_and_is_restored(dock, qtbot):
+    viewer, widget = dock
+    viewer.open_sample("napari-tem-denoise", "counting_series")
+    source = viewer.layers["HRTEM counting movie (noisy)"]
+    clean = viewer.layers["HRTEM counting movie (clean)"].data
+    widget.layer.value = source
+    assert widget.model.value == default_model_name("HRTEM-counting", 32) == "unet-counting"
+    widget.run.start()
+    _wait(widget.run, qtbot)
+    out = viewer.layers["HRTEM counting movie (noisy) (denoised: unet-counting)"]
+    assert out.data.shape == source.data.shape
+    error_before = np.sqrt(np.mean((source.data - clean) ** 2))
+    error_after = np.sqrt(np.mean((out.data - clean) ** 2))
+    assert error_after < error_before / 4  # in the input's units (electron counts)
+
+
 def test_denoise_stack_adds_calibrated_layer_and_keeps_input(dock, qtbot):
     viewer, widget = dock
     source = viewer.layers["HRTEM nucleation (noisy)"]

@@ -19,11 +19,13 @@ def _progress_line(event) -> None:
 
 
 def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | None) -> io.Stack:
-    """Denoise ``stack`` with ``model`` (None: the default for its modality); a new Stack."""
+    """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for raw
+    counts); a new Stack."""
     from tem_denoise.engine import Denoiser
-    from tem_denoise.models.registry import default_model_name
+    from tem_denoise.engine.adapters import looks_like_counts
+    from tem_denoise.models.registry import data_modality, default_model_name
 
-    name = model or default_model_name(stack.modality, stack.n_frames)
+    name = model or default_model_name(data_modality(stack.modality, looks_like_counts(stack.data)), stack.n_frames)
     denoiser = Denoiser(name, device=device, tile=tile)
     print(f"{stack.name}: {denoiser.card.summary()} on {denoiser.provenance()['device']}")
     output = denoiser.denoise(stack.data, progress=_progress_line)

@@ -20,6 +20,8 @@ import numpy as np
 from tem_denoise.engine.adapters import fit_adapter
 from tem_denoise.engine.temporal import window_indices
 
+LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
+
 
 @dataclass
 class SupervisedConfig:
@@ -28,12 +30,16 @@ class SupervisedConfig:
     Attributes
     ----------
     kind : str
-        Synthetic scene family: ``"hrtem"``, ``"haadf"`` or ``"bf"`` (tem_denoise.physics).
+        Synthetic scene family: ``"hrtem"``, ``"haadf"``, ``"bf"`` or ``"counting"``
+        (:mod:`tem_denoise.physics.datasets`).
     target : str
         ``"atom-map"`` (Gaussian atoms, 0..255, as in seeds 000/001) or ``"restore"`` (the
         clean image in the adapter's 0..255 scale, mapped back by the engine).
     n_pairs : int
         Synthetic training pairs (made once, then augmented by flips and 90° rotations).
+    frames : int
+        Input frames per pair (odd): 1 for single-frame models; more for a temporal model,
+        whose pairs are short drifting movies with the centre frame as target.
     size : int
         Training frame edge in pixels.
     batch_size, epochs : int
@@ -50,11 +56,15 @@ class SupervisedConfig:
         Wall-clock budget; training stops after the step that exceeds it.
     percentiles : tuple of float
         Percentiles of the ``percentile-255`` input adapter (the engine's default).
+    loss : {"l1", "mse"}
+        L1 as in the papers (atom maps); mean squared error gives the conditional mean, the
+        estimate that maximises PSNR against the clean image (``restore`` models).
     """
 
     kind: str = "hrtem"
     target: str = "atom-map"
     n_pairs: int = 400
+    frames: int = 1
     size: int = 128
     batch_size: int = 8
     epochs: int = 20
@@ -63,6 +73,11 @@ class SupervisedConfig:
     seed: int = 0
     max_minutes: float | None = None
     percentiles: tuple[float, float] = (0.1, 99.9)
+    loss: str = "l1"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {self.loss!r}")
 
 
 @dataclass
@@ -116,7 +131,7 @@ def adapt_pair(noisy: np.ndarray, clean: np.ndarray, atom_map: np.ndarray, targe
                percentiles: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Input and target of one pair in the model's 0..255 space, as the engine will see it.
 
-    The input is scaled by a ``percentile-255`` adapter fitted to the noisy frame; a
+    The input is scaled by a ``percentile-255`` adapter fitted to the noisy frame (or window); a
     ``restore`` target is the clean frame through the same adapter (unclipped), an
     ``atom-map`` target is the atom map as it is.
     """
@@ -130,15 +145,18 @@ def adapt_pair(noisy: np.ndarray, clean: np.ndarray, atom_map: np.ndarray, targe
 
 
 def make_supervised_set(config: SupervisedConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic inputs and targets ``(n, 1, size, size)`` float32 in the 0..255 space."""
+    """Synthetic inputs ``(n, frames, size, size)`` and targets ``(n, 1, size, size)``, float32
+    in the 0..255 space; a movie's target is its centre frame."""
     from tem_denoise.physics.datasets import iter_pairs
 
-    inputs = np.empty((config.n_pairs, 1, config.size, config.size), np.float32)
-    targets = np.empty_like(inputs)
-    pairs = iter_pairs(config.kind, config.n_pairs, (config.size, config.size), seed=config.seed)
+    shape = (config.size, config.size)
+    inputs = np.empty((config.n_pairs, config.frames, *shape), np.float32)
+    targets = np.empty((config.n_pairs, 1, *shape), np.float32)
+    centre = config.frames // 2 if config.frames > 1 else ...  # a single frame's arrays are 2D
+    pairs = iter_pairs(config.kind, config.n_pairs, shape, seed=config.seed, frames=config.frames)
     for index, pair in enumerate(pairs):
-        inputs[index, 0], targets[index, 0] = adapt_pair(pair.noisy, pair.clean, pair.atom_map,
-                                                          config.target, config.percentiles)
+        inputs[index], targets[index, 0] = adapt_pair(pair.noisy, pair.clean[centre], pair.atom_map[centre],
+                                                       config.target, config.percentiles)
     return inputs, targets
 
 
@@ -155,7 +173,7 @@ def _out_of_budget(start: float, max_minutes: float | None) -> bool:
 
 def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config: SupervisedConfig,
                           device: str = "cpu") -> Generator[TrainProgress, None, TrainResult]:
-    """Train ``model`` in place with L1 loss and Adam on ``(inputs, targets)``.
+    """Train ``model`` in place with Adam and the configured loss (L1 or MSE) on ``(inputs, targets)``.
 
     The learning rate is constant or, with ``config.lr_min``, a cosine over the planned steps.
     Each step draws a batch in a seeded random order, rotated by a random multiple of 90°
@@ -172,6 +190,7 @@ def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config
     total, losses, start = per_epoch * config.epochs, [], time.time()
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=total, eta_min=config.lr_min)
                 if config.lr_min is not None else None)
+    loss_fn = getattr(torch.nn.functional, LOSSES[config.loss])
     for step in range(total):
         if step % per_epoch == 0:
             order = rng.permutation(len(inputs))
@@ -180,14 +199,15 @@ def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config
         x = _augment(x_all[picks], k, flip).to(device)
         y = _augment(y_all[picks], k, flip).to(device)
         optimiser.zero_grad()
-        loss = torch.nn.functional.l1_loss(model(x), y)
+        loss = loss_fn(model(x), y)
         loss.backward()
         optimiser.step()
         if schedule is not None:
             schedule.step()
         losses.append(loss.item())
         epoch = step // per_epoch + 1
-        yield TrainProgress(step + 1, total, losses[-1], f"epoch {epoch}/{config.epochs}, L1 {losses[-1]:.3f}")
+        message = f"epoch {epoch}/{config.epochs}, {config.loss.upper()} {losses[-1]:.3f}"
+        yield TrainProgress(step + 1, total, losses[-1], message)
         if _out_of_budget(start, config.max_minutes):
             break
     model.eval()

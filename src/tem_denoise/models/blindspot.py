@@ -48,6 +48,7 @@ from torch import nn
 from torch.nn import functional as F
 
 LEAK = 0.1
+POINTWISE_CHUNK = 1 << 14  # pixels per chunk of the 1x1 layers at inference (about 0.6 MB of activations)
 
 
 class BlindConv(nn.Module):
@@ -102,6 +103,18 @@ class BlindCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise(self.blind(x))
+
+
+def pointwise(h: torch.Tensor, layers: list[torch.Tensor], output: torch.Tensor, inplace: bool) -> torch.Tensor:
+    """The members' 1x1 layers on blind-conv features ``h`` ``(B, members, mid, pixels)``.
+
+    ``layers`` are ``(members, mid, mid)`` matrices each followed by LeakyReLU, ``output``
+    the ``(members, 1, mid)`` matrices (mixing weights folded in) followed by ReLU; the
+    members are summed. Returns ``(B, pixels)``.
+    """
+    for weight in layers:
+        h = F.leaky_relu(torch.matmul(weight, h), LEAK, inplace=inplace)
+    return F.relu(torch.matmul(output, h), inplace=inplace).sum(dim=(1, 2))
 
 
 def lowpass_mask(height: int, width: int, kernel: float, device: torch.device) -> torch.Tensor:
@@ -191,7 +204,9 @@ class BlindSpotNet(nn.Module):
         Computed as one stacked blind convolution followed by per-member matrix
         products over the flattened pixels (much faster on CPU than 1x1
         convolutions with a handful of channels); equal to the sum of the
-        members' outputs.
+        members' outputs. On CPU without autograd the matrix products run on chunks
+        of :data:`POINTWISE_CHUNK` pixels, which stay in the cache (on a GPU the
+        extra kernel launches would cost more than they save).
         """
         if x.shape[1] != self.temporal_window:
             raise ValueError(
@@ -202,10 +217,12 @@ class BlindSpotNet(nn.Module):
         h = F.conv2d(F.pad(x, (r, r, r, r), mode="circular"), blind)
         b, _, height, width = h.shape
         h = h.reshape(b, len(self.members), -1, height * width)
-        inplace = not torch.is_grad_enabled()
-        for weight in layers:
-            h = F.leaky_relu(torch.matmul(weight, h), LEAK, inplace=inplace)
-        y = F.relu(torch.matmul(output, h), inplace=inplace).sum(dim=(1, 2))
+        if torch.is_grad_enabled() or h.device.type != "cpu":
+            return pointwise(h, layers, output, inplace=not torch.is_grad_enabled()).reshape(b, 1, height, width)
+        y = h.new_empty(b, height * width)
+        for start in range(0, height * width, POINTWISE_CHUNK):
+            chunk = slice(start, start + POINTWISE_CHUNK)
+            y[:, chunk] = pointwise(h[..., chunk], layers, output, inplace=True)
         return y.reshape(b, 1, height, width)
 
     def frame_filter(self, y: torch.Tensor) -> torch.Tensor:

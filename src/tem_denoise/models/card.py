@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 CARD_SCHEMA = 1
-MODALITIES = ("HRTEM", "STEM-HAADF", "STEM-BF", "any")
+MODALITIES = ("HRTEM", "HRTEM-counting", "STEM-HAADF", "STEM-BF", "any")
 OUTPUT_KINDS = ("restore", "atom-map")
 ADAPTERS = ("percentile-255", "none")
 SPEED_CLASSES = ("fast", "medium", "slow")
@@ -44,7 +44,9 @@ class ModelCard:
     architecture : dict
         Keyword arguments of the family's constructor.
     modality : str
-        ``"HRTEM"``, ``"STEM-HAADF"``, ``"STEM-BF"`` or ``"any"``.
+        ``"HRTEM"``, ``"HRTEM-counting"`` (movies of raw electron counts from a direct
+        detector in counting mode, low dose per frame), ``"STEM-HAADF"``, ``"STEM-BF"`` or
+        ``"any"``.
     output_kind : str
         ``"restore"`` (clean image in the input's units) or ``"atom-map"``.
     adapter : str

@@ -160,25 +160,34 @@ def get_card(name: str, user_dirs: list[str | Path] | tuple = ()) -> ModelCard:
     return models[name]
 
 
+# A modality whose models fall back to another's before the "any" models.
+PARENT_MODALITY = {"HRTEM-counting": "HRTEM"}
+
+
+def data_modality(modality: str | None, counts: bool) -> str | None:
+    """The modality models are chosen for: ``"HRTEM-counting"`` for raw counts (``counts``) from
+    HRTEM or from a file that names no modality, else ``modality`` as the file says."""
+    return "HRTEM-counting" if counts and modality in (None, "HRTEM") else modality
+
+
 def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[str | Path] | tuple = ()) -> str:
     """Model to use when the user names none.
 
-    The first bundled or user model (by name) whose card has ``is_default`` and
-    the given modality, else any such model with that modality, else a default
-    with modality ``"any"``, else any with modality ``"any"``, all restricted to temporal windows the stack can feed
-    (a single frame needs ``temporal_window == 1``); ``"gaussian-2d"`` when none fits.
+    Ranked by name within each step: a bundled or user model whose card has
+    ``is_default`` and the given modality, else any model with that modality, then the
+    same two steps for the parent modality (:data:`PARENT_MODALITY`, e.g. HRTEM for
+    HRTEM-counting) and for ``"any"``; only temporal windows the stack can feed count (a
+    single frame needs ``temporal_window == 1``); ``"gaussian-2d"`` when none fits.
     """
     candidates = [
         card for card in available_models(user_dirs).values()
         if card.source != "builtin" and (n_frames > 1 or card.temporal_window == 1)
     ]
     candidates.sort(key=lambda card: card.name)
-    ranked = (
-        [c for c in candidates if c.modality == modality and c.is_default]
-        + [c for c in candidates if c.modality == modality]
-        + [c for c in candidates if c.modality == "any" and c.is_default]
-        + [c for c in candidates if c.modality == "any"]
-    )
+    ranked = []
+    for wanted in (modality, PARENT_MODALITY.get(modality), "any"):
+        ranked += [c for c in candidates if c.modality == wanted and c.is_default]
+        ranked += [c for c in candidates if c.modality == wanted]
     return ranked[0].name if ranked else "gaussian-2d"
 
 

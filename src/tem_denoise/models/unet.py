@@ -57,21 +57,25 @@ class UNet(nn.Module):
         Number of down/up-sampling steps; seed 003 uses 2.
     final_activation : {"relu", "sigmoid", "none"}
         Output non-linearity.
+    frames : int
+        Consecutive frames read as input channels (odd); the output is the centre frame.
+        1 is the single-frame network of seed 003.
 
     Notes
     -----
-    Input ``(B, 1, H, W)`` on the 0..255 training scale, output ``(B, 1, H, W)``.
+    Input ``(B, frames, H, W)`` on the 0..255 training scale, output ``(B, 1, H, W)``.
     """
 
-    temporal_window = 1
-
-    def __init__(self, base_channels: int = 64, depth: int = 2, final_activation: str = "relu"):
+    def __init__(self, base_channels: int = 64, depth: int = 2, final_activation: str = "relu", frames: int = 1):
         super().__init__()
+        if frames < 1 or frames % 2 == 0:
+            raise ValueError(f"frames must be a positive odd number, got {frames}")
+        self.temporal_window = frames
         if final_activation not in ACTIVATIONS:
             raise ValueError(f"final_activation must be one of {sorted(ACTIVATIONS)}, got {final_activation!r}")
         widths = [base_channels * 2**i for i in range(depth + 1)]
         self.depth = depth
-        self.down = nn.ModuleList([double_conv(1, widths[0])])
+        self.down = nn.ModuleList([double_conv(frames, widths[0])])
         self.down.extend(double_conv(widths[i], widths[i + 1]) for i in range(depth))
         self.reduce = nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 1) for i in reversed(range(depth)))
         self.up = nn.ModuleList(double_conv(2 * widths[i], widths[i]) for i in reversed(range(depth)))

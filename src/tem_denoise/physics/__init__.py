@@ -32,7 +32,7 @@ from .noise_models import (
 from .perlin import binary_mask, fractal_noise, rescale01
 from .poisson_disk import poisson_disk
 from .render import atom_map, render_gaussians
-from .samples import VacuumSample, sample_haadf, sample_hrtem_series, sample_vacuum_stacks
+from .samples import VacuumSample, sample_counting_series, sample_haadf, sample_hrtem_series, sample_vacuum_stacks
 from .scenes_hrtem import hrtem_scene, synth_hrtem_nucleation, synth_vacuum_stack
 from .scenes_stem import stem_arrangement, synth_stem
 from .synth_pair import SynthPair
@@ -71,6 +71,7 @@ __all__ = [
     "render_gaussians",
     "rescale01",
     "row_correlated_noise",
+    "sample_counting_series",
     "sample_haadf",
     "sample_hrtem_series",
     "sample_vacuum_stacks",
