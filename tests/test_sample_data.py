@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tem_denoise import sample_data
+from tem_denoise.engine.counting import looks_like_counts
 
 
 @pytest.mark.parametrize(("provider", "n_layers", "ndim"), [
@@ -24,8 +25,6 @@ def test_samples_are_calibrated_image_layers(provider, n_layers, ndim):
 
 
 def test_the_counting_movie_holds_whole_electron_counts():
-    from tem_denoise.engine.adapters import looks_like_counts
-
     noisy = sample_data.counting_series()[-1][0]
     assert looks_like_counts(noisy) and noisy.mean() == pytest.approx(1.5, rel=0.05)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tem_denoise.engine import IdentityAdapter, PercentileAdapter, fit_adapter
-from tem_denoise.engine.adapters import looks_like_counts, sample_pixels
+from tem_denoise.engine.adapters import sample_pixels
 
 
 def test_round_trip_is_exact_without_clipping_and_inside_the_range_with_it():
@@ -64,17 +64,3 @@ def test_fitting_a_long_stack_reads_only_a_sample_of_frames():
     stack = CountingStack(np.random.default_rng(2).random((200, 16, 16)).astype(np.float32))
     sample = sample_pixels(stack, max_frames=16)
     assert len(stack.read) == 16 and sample.size == 16 * 256
-
-
-def test_raw_counts_are_told_from_other_data():
-    rng = np.random.default_rng(2)
-    counts = rng.poisson(2.0, (5, 64, 64))
-    assert looks_like_counts(counts.astype(np.uint16))
-    assert looks_like_counts(counts.astype(np.float32))  # a reader may give floats
-    assert not looks_like_counts(counts * 0.9)  # gain-corrected
-    assert not looks_like_counts(rng.poisson(300.0, (5, 64, 64)))  # summed frames, high dose
-    assert not looks_like_counts(counts - 1)  # offset: negative values
-    assert not looks_like_counts(np.zeros((3, 8, 8)))
-    assert not looks_like_counts(3 * counts)  # gain of 3 recorded units per electron
-    assert not looks_like_counts(rng.integers(0, 40, (64, 64)))  # a dark 8-bit image, not Poisson
-    assert not looks_like_counts(np.where(counts > 3, np.nan, counts))

@@ -165,7 +165,9 @@ def test_raw_counts_choose_a_counting_model_then_hrtem_models(tmp_path, no_bundl
         "tiny-counting", "unet", {"base_channels": 4, "frames": 3}, modality="HRTEM-counting", output_kind="restore",
         adapter="percentile-255", temporal_window=3, is_default=True, training={"seed": 0, "command": "test"}))
     assert default_model_name("HRTEM-counting", n_frames=10, user_dirs=[tmp_path]) == "tiny-counting"
-    # one frame cannot feed the 3-frame model: the HRTEM default comes next
+    # fewer frames than the 3-frame model reads: the HRTEM default comes next
+    assert default_model_name("HRTEM-counting", n_frames=3, user_dirs=[tmp_path]) == "tiny-counting"
+    assert default_model_name("HRTEM-counting", n_frames=2, user_dirs=[tmp_path]) == "tiny-hrtem"
     assert default_model_name("HRTEM-counting", n_frames=1, user_dirs=[tmp_path]) == "tiny-hrtem"
     assert default_model_name("HRTEM", n_frames=10, user_dirs=[tmp_path]) == "tiny-hrtem"
 

@@ -48,6 +48,13 @@ def test_a_movie_of_electron_counts_gets_the_counting_model_and_is_restored(dock
     assert error_after < error_before / 4  # in the input's units (electron counts)
 
 
+def test_a_multiscale_layer_is_judged_by_its_full_resolution_level(dock):
+    viewer, widget = dock
+    frame = np.random.default_rng(0).poisson(2.0, (64, 64)).astype(np.float32)
+    widget.layer.value = viewer.add_image([frame, frame[::2, ::2]], multiscale=True, name="pyramid")
+    assert widget.model.value == default_model_name("HRTEM-counting", 1) == default_model_name("HRTEM", 1)
+
+
 def test_denoise_stack_adds_calibrated_layer_and_keeps_input(dock, qtbot):
     viewer, widget = dock
     source = viewer.layers["HRTEM nucleation (noisy)"]

@@ -22,10 +22,9 @@ def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | N
     """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for raw
     counts); a new Stack."""
     from tem_denoise.engine import Denoiser
-    from tem_denoise.engine.adapters import looks_like_counts
-    from tem_denoise.models.registry import data_modality, default_model_name
+    from tem_denoise.engine.counting import default_model_for
 
-    name = model or default_model_name(data_modality(stack.modality, looks_like_counts(stack.data)), stack.n_frames)
+    name = model or default_model_for(stack.modality, stack.data, stack.n_frames)
     denoiser = Denoiser(name, device=device, tile=tile)
     print(f"{stack.name}: {denoiser.card.summary()} on {denoiser.provenance()['device']}")
     output = denoiser.denoise(stack.data, progress=_progress_line)
@@ -60,7 +59,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     for card in available_models(args.user_dir or ()).values():
         default = "  [default for " + card.modality + "]" if card.is_default else ""
-        print(f"{card.name:16s} {card.family:12s} {card.modality:10s} {card.output_kind:9s} "
+        print(f"{card.name:16s} {card.family:12s} {card.modality:14s} {card.output_kind:9s} "
               f"{card.source:8s}{default}")
         if args.verbose:
             print(f"    {card.description}")

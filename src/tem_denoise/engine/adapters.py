@@ -19,7 +19,6 @@ import numpy as np
 
 SAMPLE_FRAMES = 16
 SAMPLE_PIXELS = 1 << 21
-COUNTS_MAX_MEAN = 20.0  # e-/px/frame: raw counts above this are not low-dose counting data
 
 
 @dataclass(frozen=True)
@@ -97,26 +96,6 @@ def sample_pixels(stack, max_frames: int = SAMPLE_FRAMES, max_pixels: int = SAMP
     h, w = frames[0].shape[-2:]
     stride = max(1, int(np.ceil(np.sqrt(h * w / per_frame))))
     return np.concatenate([np.asarray(f[::stride, ::stride], dtype=np.float32).ravel() for f in frames])
-
-
-def looks_like_counts(stack, max_frames: int = 4, patch: int = 512) -> bool:
-    """True when ``stack`` looks like raw electron counts of a low-dose counting-mode recording.
-
-    Up to ``max_frames`` frames (a ``patch``-pixel corner of each) must hold finite whole
-    numbers >= 0, not all zero, with a mean of at most :data:`COUNTS_MAX_MEAN` per pixel,
-    and Poisson statistics: half the variance of neighbour differences along x (the
-    pixel noise variance plus a little structure) within a factor of two of the mean. An
-    8-bit image, gain-corrected or summed data fail the test.
-    """
-    frames = [np.asarray(f[:patch, :patch], dtype=np.float32) for f in sample_frames(stack, max_frames)]
-    values = np.concatenate([f.ravel() for f in frames])
-    if not np.isfinite(values).all() or values.min() < 0 or not values.any():
-        return False
-    mean = float(values.mean())
-    if mean > COUNTS_MAX_MEAN or not np.all(values == np.round(values)):
-        return False
-    noise_variance = float(np.mean([np.var(np.diff(f, axis=-1)) for f in frames])) / 2
-    return 0.5 <= noise_variance / mean <= 2.0
 
 
 def fit_adapter(name: str, stack, percentiles: tuple[float, float] = (0.1, 99.9), clip: bool = True):

@@ -76,6 +76,8 @@ class SupervisedConfig:
     loss: str = "l1"
 
     def __post_init__(self) -> None:
+        if self.frames < 1 or self.frames % 2 == 0:
+            raise ValueError(f"frames must be a positive odd number, got {self.frames}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, not {self.loss!r}")
 
@@ -152,10 +154,11 @@ def make_supervised_set(config: SupervisedConfig) -> tuple[np.ndarray, np.ndarra
     shape = (config.size, config.size)
     inputs = np.empty((config.n_pairs, config.frames, *shape), np.float32)
     targets = np.empty((config.n_pairs, 1, *shape), np.float32)
-    centre = config.frames // 2 if config.frames > 1 else ...  # a single frame's arrays are 2D
+    centre = config.frames // 2
     pairs = iter_pairs(config.kind, config.n_pairs, shape, seed=config.seed, frames=config.frames)
     for index, pair in enumerate(pairs):
-        inputs[index], targets[index, 0] = adapt_pair(pair.noisy, pair.clean[centre], pair.atom_map[centre],
+        noisy, clean, atoms = (np.reshape(a, (-1, *shape)) for a in (pair.noisy, pair.clean, pair.atom_map))
+        inputs[index], targets[index, 0] = adapt_pair(noisy, clean[centre], atoms[centre],
                                                        config.target, config.percentiles)
     return inputs, targets
 

@@ -205,8 +205,8 @@ class BlindSpotNet(nn.Module):
         products over the flattened pixels (much faster on CPU than 1x1
         convolutions with a handful of channels); equal to the sum of the
         members' outputs. On CPU without autograd the matrix products run on chunks
-        of :data:`POINTWISE_CHUNK` pixels, which stay in the cache (on a GPU the
-        extra kernel launches would cost more than they save).
+        of :data:`POINTWISE_CHUNK` pixels, which stay in the cache (measured by
+        ``benchmarks/blindspot_profile.py``); a GPU gets the whole frame in one pass.
         """
         if x.shape[1] != self.temporal_window:
             raise ValueError(

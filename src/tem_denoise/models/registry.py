@@ -176,12 +176,13 @@ def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[
     Ranked by name within each step: a bundled or user model whose card has
     ``is_default`` and the given modality, else any model with that modality, then the
     same two steps for the parent modality (:data:`PARENT_MODALITY`, e.g. HRTEM for
-    HRTEM-counting) and for ``"any"``; only temporal windows the stack can feed count (a
-    single frame needs ``temporal_window == 1``); ``"gaussian-2d"`` when none fits.
+    HRTEM-counting) and for ``"any"``; only models whose temporal window the stack fills
+    count (``temporal_window <= n_frames``: a temporal model on fewer frames would see
+    mirrored windows it was not made for); ``"gaussian-2d"`` when none fits.
     """
     candidates = [
         card for card in available_models(user_dirs).values()
-        if card.source != "builtin" and (n_frames > 1 or card.temporal_window == 1)
+        if card.source != "builtin" and card.temporal_window <= n_frames
     ]
     candidates.sort(key=lambda card: card.name)
     ranked = []

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, SpinBox
 
-from tem_denoise.engine.adapters import looks_like_counts
+from tem_denoise.engine.counting import default_model_for
 from tem_denoise.models.card import OUTPUT_KIND_LABELS
-from tem_denoise.models.registry import available_models, data_modality, default_model_name
+from tem_denoise.models.registry import available_models
 from tem_denoise.widgets.glue import add_derived_image, derived_metadata, image_layer_choices
 from tem_denoise.widgets.layer_geometry import frame_index, plane_calibration
 from tem_denoise.widgets.plot_canvas import wrap_text
@@ -78,9 +78,9 @@ class DenoiseWidget(Container):
         layer = self.layer.value
         if layer is None:
             return
-        modality = data_modality(layer.metadata.get("modality"), looks_like_counts(layer.data))
+        data = None if layer.rgb else (layer.data[0] if layer.multiscale else layer.data)
         n_frames = layer.data.shape[0] if layer.ndim == 3 else 1
-        self.model.value = default_model_name(modality, n_frames)
+        self.model.value = default_model_for(layer.metadata.get("modality"), data, n_frames)
 
     def _describe_model(self) -> None:
         card = self.cards[self.model.value]
