@@ -38,7 +38,7 @@ from tem_denoise.engine import Denoiser
 from tem_denoise.engine.training import SelfSupervisedConfig, iter_train_self_supervised
 from tem_denoise.models.card import write_card
 from tem_denoise.models.registry import PARENT_MODALITY, available_models, load_model
-from tem_denoise.physics import Counting, synth_time_series
+from tem_denoise.physics import sample_counting_series
 from tem_denoise.physics.datasets import synth_set
 from tem_denoise.progress import run_to_end
 
@@ -57,8 +57,7 @@ FINETUNE = SelfSupervisedConfig(steps=400, crop=128, batch_size=8, lr=1e-2, seed
 def make_set(name: str, frames: int) -> dict[str, np.ndarray]:
     """The held-out set ``name``: noisy, clean and atom_map as float32 (n, 256, 256)."""
     if name == "counting":
-        pair = synth_time_series(frames, (256, 256), kind="hrtem", noise=Counting(dose_e_per_px=2.0),
-                                 rng=SEEDS[name])
+        pair = sample_counting_series(frames, (256, 256), dose_e_per_px=2.0, seed=SEEDS[name])
         return {"noisy": pair.noisy, "clean": pair.clean, "atom_map": pair.atom_map,
                 "positions": pair.positions_px, "series": True}
     data = synth_set(name, frames, (256, 256), seed=SEEDS[name])

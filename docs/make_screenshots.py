@@ -237,12 +237,12 @@ def finetune_dock() -> None:
     import os
     import tempfile
 
-    from tem_denoise.physics import Counting, synth_time_series
+    from tem_denoise.physics import sample_counting_series
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1400, 900)
-    movie = synth_time_series(12, (256, 256), kind="hrtem", noise=Counting(dose_e_per_px=2.0), rng=7)
+    movie = sample_counting_series(12, (256, 256), dose_e_per_px=2.0, seed=7)
     viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("pixel", "nm", "nm"),
                      axis_labels=("t", "y", "x"), colormap="gray")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")

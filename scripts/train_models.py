@@ -37,6 +37,7 @@ from tem_denoise.engine.training import (
 from tem_denoise.models.card import ModelCard, write_card
 from tem_denoise.models.registry import BUNDLED_DIR, build_model
 from tem_denoise.models.weights import save_weights
+from tem_denoise.physics import sample_counting_series
 
 
 @dataclass
@@ -60,6 +61,10 @@ CPU_SIZED = {
 }
 
 
+# Supervised training settings shared by the CPU-sized models: 64-px crops, a cosine from 1e-3.
+CPU_TRAINING = dict(size=64, batch_size=16, lr=1e-3, lr_min=1e-5)
+
+
 def atom_map_spec(family: str, kind: str, seed: int, epochs: int, n_pairs: int = 3000, minutes: float = 25,
                   default: bool = False) -> Spec:
     """A CPU-sized supervised model trained on 64-px synthetic ``kind`` pairs to output atom maps."""
@@ -70,8 +75,8 @@ def atom_map_spec(family: str, kind: str, seed: int, epochs: int, n_pairs: int =
                 description=f"{title}, CPU-sized ({size}), trained on {scenes}; outputs an atom map.")
     if kind == "hrtem":
         card["pixel_size_nm"] = 0.07
-    config = SupervisedConfig(kind=kind, target="atom-map", n_pairs=n_pairs, size=64, batch_size=16, epochs=epochs,
-                              lr=1e-3, lr_min=1e-5, seed=seed, max_minutes=minutes)
+    config = SupervisedConfig(kind=kind, target="atom-map", n_pairs=n_pairs, epochs=epochs, seed=seed,
+                              max_minutes=minutes, **CPU_TRAINING)
     return Spec(card=card, config=config)
 
 
@@ -91,8 +96,8 @@ def counting_spec(seed: int, epochs: int, n_pairs: int, minutes: float, default:
                 description=f"{title} over 5 frames, CPU-sized ({size}), trained on synthetic drifting HRTEM "
                             "movies in counting mode (0.5-8 e-/px/frame, drift up to 1 px/frame); restores the "
                             "centre frame in the input's counts.")
-    config = SupervisedConfig(kind="counting", target="restore", loss="mse", frames=5, n_pairs=n_pairs, size=64,
-                              batch_size=16, epochs=epochs, lr=1e-3, lr_min=1e-5, seed=seed, max_minutes=minutes)
+    config = SupervisedConfig(kind="counting", target="restore", loss="mse", frames=5, n_pairs=n_pairs,
+                              epochs=epochs, seed=seed, max_minutes=minutes, **CPU_TRAINING)
     return Spec(card=card, config=config)
 
 
@@ -127,14 +132,6 @@ SPECS = {
     "wcid-2d": blind_spot_spec(1, "WCID (seed 002): blind-spot net, 2D", seed=4),
     "wcvd-3d": blind_spot_spec(3, "WCVD (seed 002): blind-spot net over 3 frames", seed=5, default=True),
 }
-
-
-def counting_movie(dose: float, n_frames: int, seed: int) -> np.ndarray:
-    """A synthetic drifting HRTEM movie in counting mode (Poisson, ``dose`` e-/px/frame)."""
-    from tem_denoise.physics import Counting, synth_time_series
-
-    return synth_time_series(n_frames, (256, 256), kind="hrtem", noise=Counting(dose_e_per_px=dose),
-                             rng=seed).noisy
 
 
 def write_model(name: str, spec: Spec, model, training: dict) -> Path:
@@ -173,7 +170,8 @@ def train(name: str, spec: Spec, checkpoint_minutes: float, resume: bool = False
         data = {"source": f"tem_denoise.physics.datasets.iter_pairs(kind={spec.config.kind!r}{frames})",
                 "pairs": spec.config.n_pairs, "size": spec.config.size}
     else:
-        movie = counting_movie(spec.data["dose_e_per_px"], spec.data["n_frames"], spec.config.seed)
+        movie = sample_counting_series(spec.data["n_frames"], dose_e_per_px=spec.data["dose_e_per_px"],
+                                       seed=spec.config.seed).noisy
         steps = iter_train_self_supervised(model, movie, spec.config)
         data = {"source": "tem_denoise.physics.synth_time_series(kind='hrtem', noise=Counting)", **spec.data}
     base = {

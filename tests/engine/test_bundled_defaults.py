@@ -14,7 +14,7 @@ from tem_denoise.analysis.metrics import match_positions, psnr
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.counting import default_model_for
 from tem_denoise.models.registry import default_model_name
-from tem_denoise.physics import Counting, synth_time_series
+from tem_denoise.physics import sample_counting_series
 from tem_denoise.physics.datasets import synth_set
 
 
@@ -43,7 +43,7 @@ def test_default_atom_map_finds_atoms_the_noisy_frames_hide(kind, modality, sepa
 
 
 def test_blind_spot_starting_weights_raise_psnr_on_a_counting_movie():
-    movie = synth_time_series(6, (96, 96), kind="hrtem", noise=Counting(dose_e_per_px=2.0), rng=4243)
+    movie = sample_counting_series(6, (96, 96), dose_e_per_px=2.0, seed=4243)
     denoiser = Denoiser(default_model_name("any", n_frames=6), device="cpu")
     assert denoiser.card.name == "wcvd-3d"
     output = denoiser.denoise(movie.noisy)
@@ -54,7 +54,7 @@ def test_blind_spot_starting_weights_raise_psnr_on_a_counting_movie():
 
 
 def test_counting_default_restores_a_low_dose_movie_far_better_than_a_3d_gaussian():
-    movie = synth_time_series(12, (128, 128), kind="hrtem", noise=Counting(dose_e_per_px=2.0), rng=4244)
+    movie = sample_counting_series(12, (128, 128), dose_e_per_px=2.0, seed=4244)
     name = default_model_for(None, movie.noisy, n_frames=12)  # what a file with no modality gets
     assert name == "unet-counting"
     span = float(movie.clean.max() - movie.clean.min())
