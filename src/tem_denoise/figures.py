@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise.io import Stack
+from tem_denoise.outputs import atomic_path
 
 
 def _scale_bar_nm(field_nm: float) -> float:
@@ -49,11 +50,10 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
             ax.text(x + bar_px / 2, y - image.shape[0] * 0.03, f"{bar_nm:g} nm", color="white",
                     ha="center", va="bottom", fontsize=9, path_effects=outline)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, dpi=100)
     plt.close(fig)
-    return path
+    return Path(path)
 
 
 def plot_fit_report(report, figure) -> None:
@@ -101,7 +101,6 @@ def save_fit_report(report, path: str | Path) -> Path:
     rows = (len(report.lines) + len(report.histograms) + 1) // 2
     figure = Figure(figsize=(9, 3.2 * rows))
     plot_fit_report(report, figure)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    return path
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    return Path(path)

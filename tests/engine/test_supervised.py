@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from tem_denoise.engine.training import SupervisedConfig, iter_train_supervised, make_supervised_set
-from tem_denoise.models.unet import UNet
 from tem_denoise.physics.datasets import COUNTING_DOSE_RANGE, synth_pair
 from tem_denoise.physics.scenes_hrtem import synth_hrtem_nucleation
 from tem_denoise.physics.scenes_stem import synth_stem

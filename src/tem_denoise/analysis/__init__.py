@@ -41,7 +41,15 @@ from .metrics import (
     ssim,
     umse,
 )
-from .profile import LineProfile, ProfilePeaks, line_profile, michelson_contrast, profile_peaks, write_profiles_csv
+from .profile import (
+    LineProfile,
+    ProfileClippedWarning,
+    ProfilePeaks,
+    line_profile,
+    michelson_contrast,
+    profile_peaks,
+    write_profiles_csv,
+)
 from .table import read_csv, write_csv
 
 __all__ = [
@@ -52,6 +60,7 @@ __all__ = [
     "LineProfile",
     "MatchResult",
     "PowerSpectrum",
+    "ProfileClippedWarning",
     "ProfilePeaks",
     "Progress",
     "UnsupervisedMSE",

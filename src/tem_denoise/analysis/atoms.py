@@ -21,6 +21,8 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
+from tem_denoise.arrays import as_float32, check_image
+from tem_denoise.memory import require_frame
 from tem_denoise.progress import Progress, run_to_end
 from .table import Table, validate_table, write_csv
 
@@ -34,13 +36,15 @@ background (image units); Gaussian sigma (px); local background; RMS fit residua
 _LM_ITERATIONS = 30
 
 
+BYTES_PER_PIXEL = 48
+"""Working memory of atom finding per frame pixel: float64 frame, filtered copies, peak masks."""
+
+
 def _check_frame(frame: np.ndarray) -> np.ndarray:
-    frame = np.asarray(frame, dtype=np.float64)
-    if frame.ndim != 2:
-        raise ValueError(f"expected a (y, x) frame; got shape {frame.shape}. Pass one frame of a stack.")
-    if not np.all(np.isfinite(frame)):
-        raise ValueError("the frame contains NaN or inf; replace them before finding atoms")
-    return frame
+    """One (y, x) frame as float64; colour, complex and NaN/Inf input refused; memory checked."""
+    check_image(frame, "the frame", ndims=(2,))
+    require_frame(np.shape(frame), BYTES_PER_PIXEL, "atom finding")
+    return as_float32(frame, "the frame").astype(np.float64)
 
 
 def find_atoms(
@@ -364,9 +368,7 @@ def iter_locate_atoms_stack(
     dict[str, numpy.ndarray]
         Atom table (:data:`ATOM_COLUMNS`) with the frame index of every atom.
     """
-    shape = tuple(getattr(stack, "shape", np.shape(stack)))
-    if len(shape) not in (2, 3):
-        raise ValueError(f"expected a (t, y, x) stack or a (y, x) frame; got shape {shape}")
+    shape = tuple(check_image(stack, "the stack").shape)
     frames = [stack] if len(shape) == 2 else stack
     n_frames = 1 if len(shape) == 2 else shape[0]
     tables = []

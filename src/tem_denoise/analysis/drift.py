@@ -25,6 +25,8 @@ from scipy import ndimage as ndi
 from skimage.filters import window as make_window
 from skimage.registration import phase_cross_correlation
 
+from tem_denoise.arrays import as_float32, check_image
+from tem_denoise.memory import require, require_frame
 from tem_denoise.progress import Progress, run_to_end
 from .table import Table, read_csv, write_csv
 
@@ -120,22 +122,22 @@ class CorrectedStack:
     shifts: np.ndarray
 
 
+BYTES_PER_PIXEL = 64
+"""Working memory of drift estimation per frame pixel: float64 frames and complex128 spectra."""
+
+
 def _check_stack(stack: object, name: str) -> tuple[int, int, int]:
-    shape = tuple(getattr(stack, "shape", ()))
-    if len(shape) != 3:
-        raise ValueError(
-            f"{name} must be a (t, y, x) stack; got shape {shape}. "
-            "Pass a time series with frames along the first axis."
-        )
+    """Shape of a (t, y, x) stack of real numbers with frames of at least 8 px, checked for memory."""
+    shape = tuple(check_image(stack, name, ndims=(3,)).shape)
     if min(shape[1:]) < 8:
         raise ValueError(f"{name} frames of shape {shape[1:]} are too small to register (need >= 8 px)")
+    require_frame(shape, BYTES_PER_PIXEL, "drift correction")
     return shape  # type: ignore[return-value]
 
 
 def _frame(stack: object, t: int, sigma: float | None) -> np.ndarray:
-    frame = np.asarray(stack[t], dtype=np.float64)  # type: ignore[index]
-    if not np.all(np.isfinite(frame)):
-        raise ValueError(f"frame {t} contains NaN or inf; replace them before drift correction")
+    """Frame ``t`` as float64, NaN/Inf refused, optionally Gaussian-filtered (sigma in px)."""
+    frame = as_float32(stack[t], f"frame {t}").astype(np.float64)  # type: ignore[index]
     if sigma:
         frame = ndi.gaussian_filter(frame, sigma)
     return frame
@@ -236,7 +238,8 @@ def iter_estimate_drift(
     Parameters
     ----------
     stack : array_like
-        (t, y, x) time series (numpy, dask or memmap; read one frame at a time).
+        (t, y, x) time series (numpy, dask or memmap; read one frame at a time). Frames
+        with NaN/Inf pixels are refused (see :func:`tem_denoise.arrays.fill_non_finite`).
     reference : {"first", "previous", "mean"}
         Register each frame to frame 0, to the previous frame (shifts accumulate), or to
         the running mean of the frames registered so far.
@@ -429,7 +432,9 @@ def iter_apply_shifts(
     ----------
     stack : array_like
         (t, y, x) stack to correct (may differ from the one the shifts were estimated on,
-        e.g. raw data corrected with shifts estimated on its denoised copy).
+        e.g. raw data corrected with shifts estimated on its denoised copy). Frames with
+        NaN/Inf pixels are refused in both modes, since a Fourier shift would spread them
+        over the whole frame (see :func:`tem_denoise.arrays.fill_non_finite`).
     shifts : array_like
         (t, 2) shifts (dy, dx) in pixels, as in :attr:`DriftResult.shifts`.
     mode : {"fourier", "crop"}
@@ -460,9 +465,9 @@ def iter_apply_shifts(
     if mode != "fourier":
         raise ValueError(f"mode must be 'fourier' or 'crop'; got {mode!r}")
     out_dtype = np.dtype(np.float32 if dtype is None else dtype)
-    out = np.empty((n_frames, ny, nx), dtype=out_dtype)
+    out = _allocate((n_frames, ny, nx), out_dtype)
     for t in range(n_frames):
-        frame = np.asarray(stack[t], dtype=np.float64)
+        frame = _frame(stack, t, None)
         moved = _shift_frame(frame, shifts[t])
         if frame.min() >= 0:
             np.maximum(moved, 0.0, out=moved)
@@ -489,6 +494,13 @@ def _cast(frame: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return frame.astype(dtype)
 
 
+def _allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The corrected stack's output array, after checking that it fits in memory."""
+    require(float(np.prod(shape, dtype=np.float64)) * dtype.itemsize, "the corrected stack",
+            "correct a shorter part of the series, or crop the frames")
+    return np.empty(shape, dtype=dtype)
+
+
 def _iter_crop(
     stack: np.ndarray, shifts: np.ndarray, dtype: np.dtype | type | None
 ) -> Generator[Progress, None, CorrectedStack]:
@@ -504,10 +516,10 @@ def _iter_crop(
             "a shorter part of the series"
         )
     out_dtype = np.dtype(np.asarray(stack[0]).dtype if dtype is None else dtype)
-    out = np.empty((n_frames, *size), dtype=out_dtype)
+    out = _allocate((n_frames, *size), out_dtype)
     for t in range(n_frames):
         y0, x0 = start - integer[t]
-        out[t] = _cast(np.asarray(stack[t][y0 : y0 + size[0], x0 : x0 + size[1]]), out_dtype)
+        out[t] = _cast(_frame(stack, t, None)[y0 : y0 + size[0], x0 : x0 + size[1]], out_dtype)
         yield Progress(t + 1, n_frames, "apply shifts")
     return CorrectedStack(data=out, origin_px=start.astype(np.float64), shifts=integer.astype(np.float64))
 

@@ -13,8 +13,14 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.filters import window as make_window
 
+from tem_denoise.arrays import as_float32, check_image
+from tem_denoise.memory import require_frame
+
 from .profile import LineProfile, line_profile
 from .table import Table
+
+BYTES_PER_PIXEL = 56
+"""Working memory of a power spectrum per pixel: float64 frame and window, complex128 FFT, power."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,9 @@ def power_spectrum(
     PowerSpectrum
         Centred power and its reciprocal-space calibration.
     """
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim != 2:
-        raise ValueError(f"power_spectrum needs a (y, x) frame; got shape {image.shape}")
+    check_image(image, "the image", ndims=(2,))
+    require_frame(np.shape(image), BYTES_PER_PIXEL, "the power spectrum")
+    image = as_float32(image, "the image").astype(np.float64)
     if roi is not None:
         y0, x0, y1, x1 = (int(v) for v in roi)
         if not (0 <= y0 < y1 <= image.shape[0] and 0 <= x0 < x1 <= image.shape[1]):
@@ -95,8 +101,6 @@ def power_spectrum(
         image = image[y0:y1, x0:x1]
     if min(image.shape) < 4:
         raise ValueError(f"the region of shape {image.shape} is too small for a spectrum (need >= 4 px)")
-    if not np.all(np.isfinite(image)):
-        raise ValueError("the image contains NaN or inf")
     size = np.broadcast_to(np.asarray(1.0 if pixel_size_nm is None else pixel_size_nm, dtype=np.float64), (2,))
     if np.any(size <= 0):
         raise ValueError(f"pixel_size_nm must be positive; got {pixel_size_nm}")

@@ -19,14 +19,26 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from tem_denoise.arrays import check_finite, check_image
+from tem_denoise.memory import require
+
+
+WORKING_COPIES = 4
+"""float64 copies of an input that scoring holds at once (inputs, differences, SSIM terms)."""
+
+
+def _real(values: np.ndarray, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """``values`` as float64 after the API-edge checks: a real-valued image, NaN/Inf refused."""
+    shape = tuple(check_image(values, name, ndims).shape)
+    require(8.0 * WORKING_COPIES * float(np.prod(shape, dtype=np.float64)), f"scoring {name} of shape {shape}")
+    return check_finite(np.asarray(values, dtype=np.float64), name)
+
 
 def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    reference = np.asarray(reference, dtype=np.float64)
-    test = np.asarray(test, dtype=np.float64)
+    """Two images of one shape as float64; NaN/Inf refused in either."""
+    reference, test = _real(reference, "the reference"), _real(test, "the test image")
     if reference.shape != test.shape:
         raise ValueError(f"shapes differ: reference {reference.shape}, test {test.shape}")
-    if reference.ndim not in (2, 3):
-        raise ValueError(f"expected (y, x) frames or (t, y, x) stacks; got shape {reference.shape}")
     return reference, test
 
 
@@ -222,10 +234,7 @@ def _assign(found: np.ndarray, true: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _check_series(noisy: np.ndarray, name: str) -> np.ndarray:
-    noisy = np.asarray(noisy, dtype=np.float64)
-    if noisy.ndim != 3:
-        raise ValueError(f"{name} must be a (t, y, x) stack; got shape {noisy.shape}")
-    return noisy
+    return _real(noisy, name, ndims=(3,))
 
 
 @dataclass(frozen=True)

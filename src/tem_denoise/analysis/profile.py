@@ -6,6 +6,7 @@ and reports the Michelson contrast ``(I_max - I_min) / (I_max + I_min)``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
@@ -13,6 +14,8 @@ from os import PathLike
 import numpy as np
 from scipy.signal import find_peaks
 from skimage.measure import profile_line
+
+from tem_denoise.arrays import as_float32, check_image
 
 from .table import write_csv
 
@@ -65,6 +68,39 @@ def _sizes(pixel_size: float | tuple[float, float] | None) -> np.ndarray:
     return size
 
 
+class ProfileClippedWarning(UserWarning):
+    """A profile line reached outside the image and was cut to the part inside."""
+
+
+def clip_line(start: np.ndarray, end: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float]:
+    """Fractions ``(first, last)`` of the segment start->end inside the pixel centres' box.
+
+    The box is ``[0, shape[0] - 1] x [0, shape[1] - 1]`` in (y, x) pixel coordinates
+    (Liang-Barsky clipping). Warns with :class:`ProfileClippedWarning` when the line is
+    cut and raises ValueError when no part of it (or only a point) is inside.
+    """
+    first, last = 0.0, 1.0
+    delta = end - start
+    for axis in range(2):
+        upper = shape[axis] - 1.0
+        for p, q in ((-delta[axis], start[axis]), (delta[axis], upper - start[axis])):
+            if p == 0:
+                if q < 0:
+                    first, last = 1.0, 0.0
+                continue
+            t = q / p
+            first, last = (max(first, t), last) if p < 0 else (first, min(last, t))
+    if last - first <= 1e-9:
+        raise ValueError(
+            f"the line from ({start[0]:.1f}, {start[1]:.1f}) to ({end[0]:.1f}, {end[1]:.1f}) (y, x px) lies outside "
+            f"the {shape[0]} x {shape[1]} px image; draw it across the image"
+        )
+    if first > 0 or last < 1:
+        warnings.warn(f"the line reaches outside the image; profiled the {100 * (last - first):.0f} % "
+                      "of it that lies inside", ProfileClippedWarning, stacklevel=3)
+    return first, last
+
+
 def line_profile(
     image: np.ndarray,
     start: tuple[float, float],
@@ -85,7 +121,9 @@ def line_profile(
     image : array_like
         (y, x) frame (take the displayed frame of a stack).
     start, end : (float, float)
-        Line end points (y, x) in pixel coordinates of ``image``.
+        Line end points (y, x) in pixel coordinates of ``image``. A line partly outside the
+        image is clipped to it with a :class:`ProfileClippedWarning` (distances still count
+        from ``start``); a line wholly outside is refused. NaN/Inf pixels are refused.
     width_px : float
         Line width in pixels (seed 002 uses 25). Convert a width in nm with
         ``width_nm / pixel_size_nm``.
@@ -101,28 +139,27 @@ def line_profile(
     LineProfile
         Distances from ``start`` and averaged values.
     """
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim != 2:
-        raise ValueError(f"line_profile needs a (y, x) frame; got shape {image.shape}. Pass the current frame.")
+    image = as_float32(check_image(image, "the frame", ndims=(2,)), "the frame").astype(np.float64)
     start_arr, end_arr = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
-    if start_arr.shape != (2,) or end_arr.shape != (2,):
-        raise ValueError("start and end must be (y, x) pairs")
+    if start_arr.shape != (2,) or end_arr.shape != (2,) or not np.isfinite([start_arr, end_arr]).all():
+        raise ValueError("start and end must be finite (y, x) pairs")
     if np.allclose(start_arr, end_arr):
         raise ValueError("the line has zero length; drag its end point away from the start")
     if not width_px >= 1:
         raise ValueError(f"width_px must be at least 1 pixel; got {width_px}")
     size = _sizes(pixel_size_nm)
+    first, last = clip_line(start_arr, end_arr, image.shape)
     values = profile_line(
         image,
-        start_arr,
-        end_arr,
+        start_arr + first * (end_arr - start_arr),
+        start_arr + last * (end_arr - start_arr),
         linewidth=max(1, int(round(width_px))),
         order=order,
         mode="reflect",
         reduce_func=np.mean,
     )
     length = float(np.hypot(*((end_arr - start_arr) * size)))
-    distance = np.linspace(0.0, length, len(values))
+    distance = np.linspace(first * length, last * length, len(values))
     label = unit or ("px" if pixel_size_nm is None else "nm")
     return LineProfile(distance=distance, values=np.asarray(values, dtype=np.float64), unit=label)
 

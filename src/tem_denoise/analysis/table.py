@@ -12,6 +12,8 @@ from os import PathLike
 
 import numpy as np
 
+from tem_denoise.outputs import atomic_path
+
 Table = dict[str, np.ndarray]
 
 
@@ -56,14 +58,14 @@ def write_csv(path: str | PathLike, columns: Mapping[str, np.ndarray]) -> None:
     Parameters
     ----------
     path : str or PathLike
-        Output file.
+        Output file, written atomically (a temporary file renamed when complete).
     columns : Mapping[str, array_like]
         Column name to 1-D values, all the same length. Floats are written with 9
         significant digits, booleans as ``true``/``false``.
     """
     table = validate_table(columns)
     formatted = [_format_column(values) for values in table.values()]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(list(table))
         writer.writerows(zip(*formatted, strict=True))

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.types import finite_float, positive_float
+from tem_denoise.outputs import refuse_inputs
 from tem_denoise.analysis import (
     apply_shifts,
     css_series,
@@ -37,6 +39,9 @@ def _pixel_size(stack: io.Stack) -> tuple[float, float] | None:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Estimate (or read) per-frame shifts, write the corrected stack and the shifts CSV."""
+    output = Path(args.output)
+    inputs = [args.input, args.estimate_on, args.shifts]
+    refuse_inputs([output, shifts_path(output)], inputs)
     stack = io.read(args.input)
     if not stack.is_stack:
         raise ValueError(f"'{args.input}' holds a single image; drift correction needs a (t, y, x) stack")
@@ -59,8 +64,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     translate = np.array(stack.translate, dtype=np.float64)
     translate[-2:] += corrected.origin_px * np.asarray(stack.scale[-2:], dtype=np.float64)
     out = dataclasses.replace(out, translate=tuple(float(v) for v in translate))
-    output = Path(args.output)
-    written = io.write(out, output)
+    written = io.write(out, output, inputs=inputs)
     csv = shifts_path(output)
     write_shifts_csv(csv, result if result is not None else shifts, size)
     drift = np.hypot(shifts[:, 0], shifts[:, 1]).max()
@@ -76,6 +80,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def cmd_atoms(args: argparse.Namespace) -> int:
     """Locate atom columns in every frame (or one) and write them as CSV."""
+    refuse_inputs([args.output], [args.input])
     stack = io.read(args.input)
     size = _pixel_size(stack)
     if args.min_separation_nm is not None:
@@ -115,6 +120,7 @@ def cmd_atoms(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Profile along a line of one frame: Michelson contrast, peaks and their spacing."""
+    refuse_inputs([args.output], [args.input])
     stack = io.read(args.input)
     size = _pixel_size(stack)
     if not 0 <= args.frame < stack.n_frames:
@@ -162,7 +168,7 @@ def add_drift(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="corrected stack (.tif); OUT_shifts.csv goes beside it")
     p.add_argument("--reference", choices=["first", "previous", "mean"], default="first",
                    help="register to the first frame, the previous one (cumulative) or the running mean")
-    p.add_argument("--prefilter", type=float, default=1.0, metavar="SIGMA_PX",
+    p.add_argument("--prefilter", type=finite_float, default=1.0, metavar="SIGMA_PX",
                    help="Gaussian sigma (px) applied before correlating, 0 for none (default 1)")
     p.add_argument("--estimate-on", metavar="FILE",
                    help="estimate the shifts on this stack (e.g. the denoised one) and apply them to INPUT")
@@ -177,12 +183,12 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="denoised image/stack or atom map")
     p.add_argument("-o", "--output", required=True, help="atoms CSV")
     separation = p.add_mutually_exclusive_group(required=True)
-    separation.add_argument("--min-separation-nm", type=float, help="minimum atom separation in nm")
-    separation.add_argument("--min-separation-px", type=float, help="minimum atom separation in px")
-    p.add_argument("--threshold", type=float, default=0.2,
+    separation.add_argument("--min-separation-nm", type=positive_float, help="minimum atom separation in nm")
+    separation.add_argument("--min-separation-px", type=positive_float, help="minimum atom separation in px")
+    p.add_argument("--threshold", type=finite_float, default=0.2,
                    help="relative threshold: fraction from the median to the maximum (default 0.2)")
-    p.add_argument("--threshold-abs", type=float, help="absolute threshold instead (for --invert: darker than)")
-    p.add_argument("--log", type=float, metavar="SIGMA_PX", help="search a LoG-filtered copy at this sigma (px)")
+    p.add_argument("--threshold-abs", type=finite_float, help="absolute threshold instead (for --invert: darker than)")
+    p.add_argument("--log", type=positive_float, metavar="SIGMA_PX", help="search a LoG-filtered copy at this sigma (px)")
     p.add_argument("--method", choices=["gaussian", "com"], default="gaussian",
                    help="2D Gaussian fit or centre of mass refinement")
     p.add_argument("--invert", action="store_true", help="atoms are dark (HRTEM): invert first")
@@ -193,9 +199,9 @@ def add_atoms(sub: argparse._SubParsersAction) -> None:
 def add_profile(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="line profile: Michelson contrast, peak positions and spacing")
     p.add_argument("input", help="image or stack")
-    p.add_argument("--start", nargs=2, type=float, required=True, metavar=("Y", "X"), help="line start")
-    p.add_argument("--end", nargs=2, type=float, required=True, metavar=("Y", "X"), help="line end")
-    p.add_argument("--width", type=float, default=1.0, help="averaging width across the line (default 1)")
+    p.add_argument("--start", nargs=2, type=finite_float, required=True, metavar=("Y", "X"), help="line start")
+    p.add_argument("--end", nargs=2, type=finite_float, required=True, metavar=("Y", "X"), help="line end")
+    p.add_argument("--width", type=positive_float, default=1.0, help="averaging width across the line (default 1)")
     p.add_argument("--units", choices=["px", "nm"], default="px",
                    help="units of --start, --end and --width (nm: world position including the origin)")
     p.add_argument("--frame", type=int, default=0, help="frame of a stack (default 0)")

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.types import finite_float, positive_float, positive_int
+from tem_denoise.memory import available_bytes
+from tem_denoise.models.card import MODALITIES
+from tem_denoise.outputs import OutputError, refuse_inputs
 
 
 def _progress_line(event) -> None:
@@ -18,45 +26,95 @@ def _progress_line(event) -> None:
     sys.stderr.flush()
 
 
-def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | None) -> io.Stack:
-    """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for raw
-    counts); a new Stack."""
+def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | None, out=None,
+                  noise=None) -> io.Stack:
+    """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for a
+    movie of raw counts) into ``out`` (None: a new array), with the noise level ``noise`` when
+    calibrated; a new Stack."""
     from tem_denoise.engine import Denoiser
     from tem_denoise.engine.counting import default_model_for
 
     name = model or default_model_for(stack.modality, stack.data, stack.n_frames)
     denoiser = Denoiser(name, device=device, tile=tile)
     print(f"{stack.name}: {denoiser.card.summary()} on {denoiser.provenance()['device']}")
-    output = denoiser.denoise(stack.data, progress=_progress_line)
+    output = denoiser.denoise(stack.data, out=out, progress=_progress_line, pixel_size_nm=stack.pixel_size,
+                              noise=noise)
     sys.stderr.write("\n")
     return stack.derive(output, f"{stack.name} (denoised: {name})", denoiser.provenance())
 
 
+@contextlib.contextmanager
+def output_array(shape: tuple[int, ...], folder: Path) -> Iterator[np.ndarray | None]:
+    """None (the engine allocates the float32 output in memory) when it fits in half the
+    available memory, else a temporary memory-mapped file in ``folder``, removed afterwards."""
+    if 4.0 * np.prod(shape, dtype=np.float64) <= available_bytes() / 2:
+        yield None
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tem-denoise-") as scratch:
+        out = np.memmap(Path(scratch) / "denoised.f32", dtype=np.float32, mode="w+", shape=shape)
+        try:
+            yield out
+        finally:
+            del out
+
+
 def _targets(inputs: list[str], output: Path) -> list[Path]:
+    """One output TIFF per input; refused before any work if one would overwrite an input or
+    another output."""
     if output.suffix.lower() in (".tif", ".tiff"):
         if len(inputs) > 1:
-            raise ValueError(f"with several inputs, -o must be a folder, not a file ({output})")
-        return [output]
-    if output.suffix:
-        raise ValueError(f"-o must be a .tif file or a folder, not {output}")
-    return [output / f"{Path(path).stem}_denoised.tif" for path in inputs]
+            raise OutputError(f"with several inputs, -o must be a folder, not a file ({output})")
+        targets = [output]
+    elif output.suffix or (output.exists() and not output.is_dir()):
+        raise OutputError(f"-o must be a .tif file or a folder, not {output}")
+    else:
+        targets = [output / f"{Path(path).stem}_denoised.tif" for path in inputs]
+    refuse_inputs(targets, inputs)
+    if len(set(targets)) < len(targets):
+        raise OutputError("several inputs share a file name and would write the same output; "
+                          "denoise them into separate folders")
+    return targets
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     """Denoise files and write calibrated TIFF with the model's provenance."""
-    for path, target in zip(args.inputs, _targets(args.inputs, Path(args.output)), strict=True):
+    from tem_denoise.models.registry import get_card
+
+    targets = _targets(args.inputs, Path(args.output))
+    refuse_inputs(targets, [args.noise])
+    if args.model:
+        get_card(args.model)
+    noise = noise_level(args.noise)
+    for path, target in zip(args.inputs, targets, strict=True):
         stack = io.read(path)
-        result = denoise_stack(stack, args.model, args.device, args.tile)
-        history = result.provenance["history"][-1]
-        written = io.write(result, target, model=history["model"], weights_sha256=history["weights_sha256"])
+        if args.modality:
+            stack = dataclasses.replace(stack, modality=args.modality)
+        with output_array(stack.shape, target.parent) as out:
+            result = denoise_stack(stack, args.model, args.device, args.tile, out, noise)
+            history = result.provenance["history"][-1]
+            written = io.write(result, target, model=history["model"], weights_sha256=history["weights_sha256"])
         print(f"wrote {written}")
     return 0
+
+
+def noise_level(path: str | None):
+    """The noise level of a calibrated noise model JSON (None: none given)."""
+    if path is None:
+        return None
+    from tem_denoise.physics import load_noise_model
+    from tem_denoise.physics.noise_level import level_from_model
+
+    return level_from_model(load_noise_model(path))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List the available models with their cards' summaries."""
     from tem_denoise.models.registry import available_models
 
+    missing = [folder for folder in args.user_dir or () if not Path(folder).is_dir()]
+    if missing:
+        raise ValueError(f"the user-model folder '{missing[0]}' does not exist")
     for card in available_models(args.user_dir or ()).values():
         default = "  [default for " + card.modality + "]" if card.is_default else ""
         print(f"{card.name:16s} {card.family:12s} {card.modality:14s} {card.output_kind:9s} "
@@ -75,9 +133,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from tem_denoise.engine.training import SelfSupervisedConfig
     from tem_denoise.models.registry import get_card
 
-    stack = io.read(args.input)
     config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
-    steps = iter_finetune(get_card(args.base), np.asarray(stack.data, dtype=np.float32), args.name, config,
+    base = get_card(args.base)
+    stack = io.read(args.input)
+    steps = iter_finetune(base, stack.data, args.name, config,
                           folder=args.folder, source=str(args.input), modality=stack.modality,
                           lowpass_period_px=args.lowpass_period)
     tuned = run_to_end(steps, lambda event: sys.stderr.write(f"\r  {event.message}   "))
@@ -110,6 +169,11 @@ def add_denoise(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name (see `tem-denoise models`); default: by the data's modality")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--tile", type=int, help="tile edge in pixels (default: the model's)")
+    p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
+                   help="what the data are, when the file does not say or says it wrongly; picks the default model")
+    p.add_argument("--noise", metavar="JSON",
+                   help="calibrated noise model (from `tem-denoise calibrate` or the calibration dock); "
+                        "restoration models then use it instead of estimating the noise from the data")
     p.set_defaults(handler=cmd_denoise)
 
 
@@ -123,8 +187,8 @@ def add_models(sub: argparse._SubParsersAction) -> None:
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time a model on random frames (Mpixel/s)")
     p.add_argument("--model", default="wcid-2d")
-    p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--frames", type=int, default=4)
+    p.add_argument("--size", type=positive_int, default=1024, help="frame edge in pixels (default 1024)")
+    p.add_argument("--frames", type=positive_int, default=4, help="frames to time (default 4)")
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int)
     p.set_defaults(handler=cmd_bench)
@@ -135,10 +199,10 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="noisy stack (any readable format)")
     p.add_argument("--base", default="wcvd-3d", help="blind-spot model to start from (wcid-2d, wcvd-3d)")
     p.add_argument("--name", required=True, help="name of the new user model")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--crop", type=int, default=128, help="training crop edge in pixels")
-    p.add_argument("--minutes", type=float, help="stop after this many minutes")
-    p.add_argument("--lowpass-period", type=float, metavar="PX",
+    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default 300)")
+    p.add_argument("--crop", type=positive_int, default=128, help="training crop edge in pixels (default 128)")
+    p.add_argument("--minutes", type=positive_float, help="stop after this many minutes")
+    p.add_argument("--lowpass-period", type=finite_float, metavar="PX",
                    help="shortest period in pixels the output low-pass keeps, below your atom spacing "
                         "(0: no low-pass; default: the base model's)")
     p.add_argument("--folder", help="user-model folder (default: the plugin's)")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from tem_denoise import io
+from tem_denoise.cli.types import positive_int
+from tem_denoise.outputs import OutputError, refuse_inputs
 
 
 def describe(stack: io.Stack) -> str:
@@ -27,10 +29,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Write the image datasets of a file as calibrated ImageJ TIFF."""
-    stacks = io.read_all(args.input)
     out = Path(args.output)
+    is_file = out.suffix.lower() in (".tif", ".tiff")
+    if not is_file and (out.suffix or (out.exists() and not out.is_dir())):
+        raise OutputError(f"-o must be a .tif file or a folder, not '{out}'")
+    refuse_inputs([out], [args.input])
+    stacks = io.read_all(args.input)
     if len(stacks) == 1:
-        targets = [out if out.suffix.lower() in (".tif", ".tiff") else out / f"{_safe(stacks[0].name)}.tif"]
+        targets = [out if is_file else out / f"{_safe(stacks[0].name)}.tif"]
     else:
         targets = [out / f"{index:02d}_{_safe(stack.name)}.tif" for index, stack in enumerate(stacks)]
     for stack, target in zip(stacks, targets, strict=True):
@@ -86,7 +92,7 @@ def add_convert(sub: argparse._SubParsersAction) -> None:
 def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job headless on generated sample data")
     p.add_argument("-o", "--output", default="demo-output", help="output folder")
-    p.add_argument("--frames", type=int, default=16, help="frames in the sample movie")
+    p.add_argument("--frames", type=positive_int, default=16, help="frames in the sample movie")
     p.add_argument("--model", help="model name; default: the bundled default for HRTEM")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.set_defaults(handler=cmd_demo)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.types import positive_float, positive_int
+from tem_denoise.outputs import refuse_inputs, write_text
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -16,6 +18,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from tem_denoise import physics
     from tem_denoise.figures import save_fit_report
 
+    refuse_inputs([args.output, args.plot], args.files)
     stacks = [io.read(path) for path in args.files]
     if args.stem:
         if len(stacks) != 1:
@@ -36,6 +39,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+SYNTH_FILES = ("noisy.tif", "clean.tif", "atom_map.tif", "positions.csv", "params.json")
 DEFAULT_PIXEL_NM = {"hrtem": 0.07, "haadf": 0.02, "bf": 0.02}
 
 
@@ -45,11 +49,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from tem_denoise.physics import load_noise_model
     from tem_denoise.physics.datasets import synth_set
 
+    out = Path(args.output)
+    refuse_inputs([out / name for name in SYNTH_FILES], [args.noise])
     noise = load_noise_model(args.noise) if args.noise else None
     pixel = args.pixel_size or DEFAULT_PIXEL_NM[args.kind]
     sampling = {"pixel_size_nm": pixel} if args.kind == "hrtem" else {"pixel_size_nm_range": (pixel, pixel)}
     data = synth_set(args.kind, args.n, (args.size, args.size), seed=args.seed, noise=noise, **sampling)
-    out = Path(args.output)
     record = {"operation": "synthesis", "kind": args.kind, "n": args.n, "size": args.size,
               "seed": args.seed, "noise": noise.to_dict() if noise else "default"}
     for key in ("noisy", "clean", "atom_map"):
@@ -59,7 +64,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     write_csv(out / "positions.csv", {"index": positions[:, 0].astype(int), "y_px": positions[:, 1],
                                        "x_px": positions[:, 2]})
     record["pixel_size_nm"] = pixel
-    (out / "params.json").write_text(json.dumps(record, indent=1))
+    write_text(out / "params.json", json.dumps(record, indent=1))
     print(f"wrote {out / 'positions.csv'} and {out / 'params.json'}")
     return 0
 
@@ -67,7 +72,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="fit a camera noise model from vacuum stacks or a STEM image")
     p.add_argument("files", nargs="+", help="vacuum stacks (one per beam current), or one STEM image")
-    p.add_argument("--current", type=float, nargs="+", help="beam current (nA) or dose of each stack")
+    p.add_argument("--current", type=positive_float, nargs="+", help="beam current (nA) or dose of each stack")
     p.add_argument("--stem", choices=("haadf", "bf"), help="calibrate a STEM model from one atomic image")
     p.add_argument("-o", "--output", required=True, help="noise model JSON to write")
     p.add_argument("--plot", help="also save the fit plots to this PNG")
@@ -77,11 +82,11 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
 def add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="make synthetic noisy/clean/atom-map pairs")
     p.add_argument("--kind", choices=("hrtem", "haadf", "bf"), default="hrtem")
-    p.add_argument("-n", type=int, default=16, help="number of pairs")
-    p.add_argument("--size", type=int, default=256, help="frame size in pixels")
+    p.add_argument("-n", type=positive_int, default=16, help="number of pairs")
+    p.add_argument("--size", type=positive_int, default=256, help="frame size in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", help="noise model JSON (from calibrate); default: the papers' models")
-    p.add_argument("--pixel-size", type=float,
+    p.add_argument("--pixel-size", type=positive_float,
                    help="pixel size in nm (default 0.07 for hrtem, 0.02 for haadf/bf)")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(handler=cmd_synth)

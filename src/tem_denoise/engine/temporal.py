@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tem_denoise.arrays import as_float32
+
 
 def reflect_index(index: np.ndarray, n: int) -> np.ndarray:
     """Map frame indices outside ``[0, n)`` back inside by mirror reflection.
@@ -31,10 +33,11 @@ def read_windows(stack, start: int, stop: int, window: int) -> np.ndarray:
     """Float32 windows ``(stop - start, window, y, x)`` centred on frames ``start..stop-1``.
 
     Only the frames the windows need are read from ``stack`` (a numpy, dask or
-    memory-mapped ``(t, y, x)`` array), so memory stays bounded by the chunk.
+    memory-mapped ``(t, y, x)`` array), so memory stays bounded by the chunk. NaN/Inf pixels
+    and values beyond float32's range are refused (:func:`tem_denoise.arrays.as_float32`).
     """
     n = stack.shape[0]
     index = window_indices(start, stop, window, n)
     lo, hi = int(index.min()), int(index.max()) + 1
-    block = np.asarray(stack[lo:hi], dtype=np.float32)
+    block = as_float32(stack[lo:hi], f"frames {lo + 1}-{hi}")
     return block[index - lo]

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from tem_denoise.arrays import as_float32, check_image
+
 from tem_denoise.engine.adapters import fit_adapter
 from tem_denoise.engine.temporal import window_indices
 
@@ -106,6 +108,18 @@ class SelfSupervisedConfig:
     lr: float = 1e-2
     seed: int = 0
     max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1; got {self.steps} (no training, no model to save)")
+        if self.crop < 16:
+            raise ValueError(f"crop must be at least 16 px; got {self.crop}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1; got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive; got {self.lr}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ValueError(f"max_minutes must be positive; got {self.max_minutes}")
 
 
 @dataclass
@@ -239,10 +253,8 @@ def iter_train_self_supervised(model, stack: np.ndarray, config: SelfSupervisedC
     """
     import torch
 
-    data = np.asarray(stack, dtype=np.float32)
+    data = as_float32(check_image(stack, "the training stack"), "the training stack")
     data = data[None] if data.ndim == 2 else data
-    if not np.isfinite(data).all():
-        raise ValueError("the stack has NaN/Inf pixels; replace them before training")
     window = model.temporal_window
     if window > 1 and data.shape[0] < 2:
         raise ValueError(f"this model reads {window} consecutive frames and needs a stack; for a single "

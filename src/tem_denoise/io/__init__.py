@@ -9,18 +9,32 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.io.formats import EXTENSIONS, FORMATS, Skipped, format_for, load_checked, read_signals
+from tem_denoise.io.formats import (
+    EXTENSIONS,
+    FORMATS,
+    Format,
+    Skipped,
+    format_for,
+    load_checked,
+    read_signals,
+    unreadable,
+)
+from tem_denoise.io.headers import MetadataWarning
 from tem_denoise.io.stack import ReadError, Stack
-from tem_denoise.io.tiff import complete_calibration, read_provenance, write_tiff
+from tem_denoise.io.tiff import read_provenance, write_tiff
+from tem_denoise.outputs import OutputError, atomic_path, refuse_inputs
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
+    "MetadataWarning",
     "NonFinitePixelsWarning",
+    "OutputError",
     "ReadError",
     "SkippedDatasetWarning",
     "Stack",
@@ -46,6 +60,12 @@ def read_all(path: str | Path) -> list[Stack]:
     Datasets that are not images (spectra, spectrum images, 4D data, complex data) are left
     out with a :class:`SkippedDatasetWarning`; if nothing is left, :class:`ReadError` says
     what the file holds. Stacks stay lazy (dask); 2D images are read into memory.
+
+    Every failure raises :class:`ReadError` naming the file and the problem: a path that is not
+    a regular readable file (folder, FIFO, device, broken link, no permission), a header that
+    declares more data than the file holds (a truncated copy), frames larger than the reading
+    budget (see :func:`tem_denoise.io.headers.frame_budget`), or data the backend cannot parse.
+    Metadata that cannot be parsed is ignored with a :class:`MetadataWarning`.
     """
     path = Path(path)
     fmt = format_for(path)
@@ -61,20 +81,24 @@ def read_all(path: str | Path) -> list[Stack]:
         except Skipped as why:
             skipped.append(str(why))
             continue
-        stacks.append(complete_calibration(stack, path) if fmt.name == "TIFF" else stack)
+        stacks.append(stack)
     if not stacks:
         found = "; ".join(skipped) if skipped else f"'{path}' contains no datasets"
         raise ReadError(f"No image data to open: {found}.")
     for why in skipped:
         warnings.warn(f"Left out {why}.", SkippedDatasetWarning, stacklevel=2)
     for stack in stacks:
-        _warn_non_finite(stack)
+        _warn_non_finite(stack, path, fmt)
     return stacks
 
 
-def _warn_non_finite(stack: Stack) -> None:
+def _warn_non_finite(stack: Stack, path: Path, fmt: Format) -> None:
     """Warn when the image (or, for a stack, its first frame) holds NaN or Inf pixels."""
-    count = int(np.count_nonzero(~np.isfinite(stack.frame(0))))
+    try:
+        first = stack.frame(0)
+    except Exception as exc:  # noqa: BLE001 - a frame that cannot be read is a ReadError
+        raise unreadable(path, fmt, exc) from exc
+    count = int(np.count_nonzero(~np.isfinite(first)))
     if count:
         where = "the first frame of " if stack.is_stack else ""
         warnings.warn(
@@ -93,7 +117,8 @@ def read(path: str | Path) -> Stack:
 
 def provenance(stack: Stack, **extra: object) -> dict:
     """Provenance record for a written file: package version, modality, the position of the first
-    pixel (``origin``, which ImageJ TIFF has no field for), source, history and ``extra``."""
+    pixel (``origin``, which ImageJ TIFF has no field for), source, history, the shape written
+    (checked on read, so a truncated file is refused) and ``extra``."""
     from tem_denoise import __version__
 
     return {
@@ -102,15 +127,24 @@ def provenance(stack: Stack, **extra: object) -> dict:
         "modality": stack.modality,
         "origin": {"translate": list(stack.translate), "units": list(stack.units)},
         **stack.provenance,
+        "shape": [int(n) for n in stack.shape],
         **extra,
     }
 
 
-def write(stack: Stack, path: str | Path, **extra: object) -> Path:
+def write(stack: Stack, path: str | Path, inputs: Sequence[str | Path] = (), **extra: object) -> Path:
     """Write ``stack`` to an ImageJ-compatible TIFF at ``path`` (see :func:`write_tiff`).
 
-    ``extra`` (e.g. model name and weights sha256) is added to the provenance record.
+    ``path`` must not be the stack's source file nor one of ``inputs`` (same path, symlink or
+    hard link): that raises :class:`OutputError` and writes nothing. The file is written to a
+    temporary name in the same folder and renamed onto ``path`` only when complete, so an
+    interrupted write leaves no partial file. ``extra`` (e.g. model name and weights sha256)
+    is added to the provenance record.
     """
     if Path(path).suffix.lower() not in (".tif", ".tiff"):
-        raise ValueError(f"'{path}': tem_denoise writes TIFF; use a .tif or .tiff name.")
-    return write_tiff(stack, path, provenance(stack, **extra))
+        raise OutputError(f"'{path}': tem_denoise writes TIFF; use a .tif or .tiff name.")
+    refuse_inputs([path], [stack.provenance.get("source"), *inputs])
+    record = provenance(stack, **extra)
+    with atomic_path(path) as temporary:
+        write_tiff(stack, temporary, record)
+    return Path(path)

@@ -1,9 +1,10 @@
 """Read microscope files with RosettaSciIO (and tifffile for OME pixel sizes) into Stacks.
 
 Each RosettaSciIO reader returns a list of "signal dictionaries" (data, axes, metadata,
-original_metadata). :func:`read_signals` picks the reader from the file extension and
-:func:`signal_to_stack` turns each image-like signal into a :class:`~tem_denoise.io.Stack`,
-refusing spectra, spectrum images, complex and 4D data with a reason.
+original_metadata). :func:`read_signals` checks the file's header (:mod:`.headers`), picks the
+reader from the file extension and :func:`signal_to_stack` turns each image-like signal into a
+:class:`~tem_denoise.io.Stack`, refusing spectra, spectrum images, complex and 4D data with a
+reason. Every failure becomes a :class:`~tem_denoise.io.ReadError` naming the file.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tem_denoise.io.headers import check_before_reading, check_data_size, check_dm_image, require_frame
 from tem_denoise.io.modality import guess_modality
 from tem_denoise.io.stack import SPATIAL_LABELS, STACK_LABELS, ReadError, Stack
+from tem_denoise.io.tiff import complete_calibration
 from tem_denoise.io.units import is_energy, to_napari_units
 
 
@@ -38,6 +41,8 @@ FORMATS = (
     Format("TIFF", (".tif", ".tiff"), "rsciio.tiff"),
 )
 EXTENSIONS = tuple(ext for fmt in FORMATS for ext in fmt.extensions)
+# Formats whose pixels are stored uncompressed after a header RosettaSciIO parses lazily.
+UNCOMPRESSED = ("Gatan Digital Micrograph", "MRC")
 
 
 class Skipped(ReadError):
@@ -51,14 +56,14 @@ def format_for(path: str | Path) -> Format | None:
 
 
 def read_signals(path: Path, fmt: Format) -> list[dict]:
-    """All signal dictionaries in ``path`` (lazy), with backend errors made readable."""
-    if not path.is_file():
-        raise ReadError(f"'{path}' does not exist or is not a file.")
-    if path.stat().st_size == 0:
-        raise ReadError(f"'{path}' is empty (0 bytes); the transfer or export probably failed.")
-    reader = importlib.import_module(fmt.module).file_reader
+    """All signal dictionaries in ``path`` (lazy), after the header checks of
+    :func:`~tem_denoise.io.headers.check_before_reading`; every failure is a ReadError."""
     try:
-        return _call_quietly(reader, path, fmt)
+        options = check_before_reading(path)
+        reader = importlib.import_module(fmt.module).file_reader
+        return _call_quietly(reader, path, {**dict(fmt.options), **options})
+    except ReadError:
+        raise
     except ModuleNotFoundError as exc:
         if "sparse" in str(exc):
             raise ReadError(
@@ -66,12 +71,19 @@ def read_signals(path: Path, fmt: Format) -> list[dict]:
                 "image stacks; export the HAADF/BF image from Velox, or `pip install sparse` so "
                 "that the images stored beside the spectrum image can be read."
             ) from exc
-        raise
+        raise unreadable(path, fmt, exc) from exc
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
-        raise _unreadable(path, fmt, exc) from exc
+        raise unreadable(path, fmt, exc) from exc
 
 
-def _unreadable(path: Path, fmt: Format, exc: Exception) -> ReadError:
+def unreadable(path: Path, fmt: Format, exc: Exception) -> ReadError:
+    """The ReadError for a backend exception: permission problems and memory said as such."""
+    if isinstance(exc, PermissionError):
+        return ReadError(f"'{path}' cannot be read: permission denied; ask for read access or "
+                         "copy the file.")
+    if isinstance(exc, MemoryError):
+        return ReadError(f"'{path}' needs more memory than is available ({exc}); close other "
+                         "programs or open a smaller file.")
     return ReadError(
         f"Could not read '{path}' as a {fmt.name} file ({type(exc).__name__}: {exc}). "
         "The file may be truncated, corrupt, or of another format; check that it opens in "
@@ -80,29 +92,32 @@ def _unreadable(path: Path, fmt: Format, exc: Exception) -> ReadError:
 
 
 def load_checked(signal: dict, path: Path, fmt: Format) -> Stack:
-    """:func:`signal_to_stack`, then read the last frame so that a truncated file fails now
-    with a clear message instead of later, inside napari's rendering."""
+    """:func:`signal_to_stack` (and, for TIFF, :func:`~tem_denoise.io.tiff.complete_calibration`),
+    then read the last frame so that a truncated file fails now with a clear message instead of
+    later, inside napari's rendering. Every failure is a ReadError."""
     try:
         stack = signal_to_stack(signal, path, fmt)
+        if fmt.name == "TIFF":
+            stack = complete_calibration(stack, path)
         stack.frame(stack.n_frames - 1)
-    except Skipped:
+    except ReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
-        raise _unreadable(path, fmt, exc) from exc
+        raise unreadable(path, fmt, exc) from exc
     return stack
 
 
-def _call_quietly(reader, path: Path, fmt: Format) -> list[dict]:
+def _call_quietly(reader, path: Path, options: dict) -> list[dict]:
     """Call a RosettaSciIO reader lazily, or eagerly where it cannot read this file lazily."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return reader(str(path), lazy=True, **dict(fmt.options))
+            return reader(str(path), lazy=True, **options)
         except (ModuleNotFoundError, FileNotFoundError):
             raise
         except Exception as lazy_error:  # noqa: BLE001 - some backends cannot load lazily
             try:
-                return reader(str(path), lazy=False, **dict(fmt.options))
+                return reader(str(path), lazy=False, **options)
             except Exception:  # noqa: BLE001 - report the first, more relevant failure
                 raise lazy_error from None
 
@@ -127,6 +142,8 @@ def _refusal(signal: dict) -> str | None:
         return "a spectrum or profile (1D), not an image"
     if data.ndim > 3:
         return f"{data.ndim}D data (e.g. 4D-STEM or a spectrum-image series), not an image stack"
+    if any(_is_channel(axis.get("name")) for axis in signal["axes"]):
+        return f"a multi-channel image of shape {tuple(data.shape)} (several samples per pixel)"
     if any(is_energy(axis.get("units")) for axis in signal["axes"]):
         return "a spectrum image (it has an energy axis)"
     if str(signal.get("metadata", {}).get("Signal", {}).get("signal_type", "")).upper() in {
@@ -136,14 +153,32 @@ def _refusal(signal: dict) -> str | None:
     return None
 
 
+def _is_channel(name: object) -> bool:
+    """True for an axis of samples or channels (RosettaSciIO's TIFF axis names)."""
+    return str(name) == "sample" or "channel" in str(name)
+
+
+def _check_declared(signal: dict, path: Path, fmt: Format) -> None:
+    """Before any pixel is read: one frame within the memory budget and, for uncompressed
+    formats, all the data within the file (RosettaSciIO has only parsed the header so far)."""
+    data = signal["data"]
+    if fmt.name in UNCOMPRESSED:
+        check_data_size(path, data.shape, data.dtype, path.stat().st_size)
+    if fmt.name == "Gatan Digital Micrograph":
+        check_dm_image(path, signal.get("original_metadata") or {}, data.shape, data.dtype)
+    require_frame(path, "the data", data.shape[-2:], data.dtype)
+
+
 def signal_to_stack(signal: dict, path: Path, fmt: Format) -> Stack:
-    """Convert one RosettaSciIO signal dictionary to a Stack, or raise :class:`Skipped`."""
+    """Convert one RosettaSciIO signal dictionary to a Stack, or raise :class:`Skipped` (not an
+    image) or :class:`ReadError` (more data declared than the file or the memory budget hold)."""
     title = str(signal.get("metadata", {}).get("General", {}).get("title", "") or "")
     name = title if title and title != "__unnamed__" else path.stem
     reason = _refusal(signal)
     if reason:
         raise Skipped(f"'{path}': dataset '{name}' is {reason}")
     data = signal["data"]
+    _check_declared(signal, path, fmt)
     if data.ndim == 2:
         data = np.array(data)
     calibration = [_axis_calibration(axis) for axis in signal["axes"]]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from tem_denoise.outputs import atomic_path
+
 CHUNK = 1 << 20
 
 
@@ -36,7 +38,8 @@ def save_weights(model, path: str | Path, metadata: dict[str, str] | None = None
     from safetensors.torch import save_file
 
     state = {key: value.detach().to("cpu").contiguous() for key, value in model.state_dict().items()}
-    save_file(state, str(path), metadata=metadata)
+    with atomic_path(path) as temporary:
+        save_file(state, str(temporary), metadata=metadata)
     return file_sha256(path)
 
 

@@ -29,6 +29,8 @@ import numpy as np
 from scipy import ndimage, stats
 from scipy.interpolate import CubicSpline
 
+from tem_denoise.outputs import write_text
+
 from .rng import RngLike, as_rng
 
 FORMAT_VERSION = 1
@@ -48,10 +50,8 @@ class _JsonModel:
         return {"format_version": FORMAT_VERSION, "kind": self.kind, "params": params}
 
     def save(self, path: str | Path) -> Path:
-        """Write the model as JSON to ``path`` and return the path."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        """Write the model as JSON to ``path`` (atomically) and return the path."""
+        return write_text(path, json.dumps(self.to_dict(), indent=2))
 
     @classmethod
     def _from_params(cls, params: dict[str, Any]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tem_denoise.outputs import atomic_path
+
 
 class PlotCanvas:
     """A matplotlib Figure drawn on a Qt canvas appended to a magicgui Container's layout."""
@@ -27,8 +29,9 @@ class PlotCanvas:
         self.canvas.draw_idle()
 
     def save_png(self, path: str | Path, dpi: int = 150) -> Path:
-        """Write the figure as PNG."""
-        self.figure.savefig(path, dpi=dpi)
+        """Write the figure as PNG (atomically)."""
+        with atomic_path(path) as temporary:
+            self.figure.savefig(temporary, dpi=dpi)
         return Path(path)
 
 
