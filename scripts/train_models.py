@@ -118,16 +118,16 @@ def blind_spot_spec(frames: int, title: str, seed: int, default: bool = False) -
     return Spec(card=card, config=config, data=dict(dose_e_per_px=2.0, n_frames=48))
 
 
-# Defaults (``is_default``) are the models that measured best on their modality in
-# benchmarks/quality.py at this budget: the U-Nets, which converge far faster on two CPU cores than
-# the CPU-sized SCGN and SFIN; the paper-size SCGN/SFIN need GPU training to compete.
+# Atom-map networks are never Denoise defaults (the Atom positions dock offers them); the
+# restoration defaults come from scripts/train_restore.py. Among restoring models here, the
+# counting-mode U-Net and WCVD are the defaults of their modalities.
 SPECS = {
     "scgn-hrtem": atom_map_spec("scgn", "hrtem", seed=1, epochs=12, n_pairs=2000, minutes=16),
     "sfin-haadf": atom_map_spec("sfin", "haadf", seed=2, epochs=16),
     "sfin-bf": atom_map_spec("sfin", "bf", seed=3, epochs=16),
-    "unet-haadf": atom_map_spec("unet", "haadf", seed=12, epochs=24, default=True),
-    "unet-bf": atom_map_spec("unet", "bf", seed=13, epochs=24, default=True),
-    "unet-hrtem": atom_map_spec("unet", "hrtem", seed=11, epochs=24, default=True),
+    "unet-haadf": atom_map_spec("unet", "haadf", seed=12, epochs=24),
+    "unet-bf": atom_map_spec("unet", "bf", seed=13, epochs=24),
+    "unet-hrtem": atom_map_spec("unet", "hrtem", seed=11, epochs=24),
     "unet-counting": counting_spec(seed=14, epochs=28, n_pairs=4000, minutes=30, default=True),
     "wcid-2d": blind_spot_spec(1, "WCID (seed 002): blind-spot net, 2D", seed=4),
     "wcvd-3d": blind_spot_spec(3, "WCVD (seed 002): blind-spot net over 3 frames", seed=5, default=True),

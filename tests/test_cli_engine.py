@@ -65,3 +65,21 @@ def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys):
                  "--crop", "32", "--lowpass-period", "4", "--folder", str(models)]) == 0
     assert "saved 'mine'" in capsys.readouterr().out
     assert read_card(models / "mine" / "card.json").architecture["lowpass_kernel"] == 2.0
+
+
+def test_denoise_with_a_stated_modality_and_a_calibrated_noise_model(tmp_path):
+    """The user says what the data are and gives the calibration dock's noise model: the default
+    restoration model of that modality runs with that noise level, recorded in the provenance."""
+    from tem_denoise.physics import HRTEMNoise
+    from tem_denoise.physics.formation import SPECS, restore_pair
+
+    pair = restore_pair(SPECS["STEM-HAADF"], (96, 96), np.random.default_rng(5), pixel_nm=0.02, dose=50.0)
+    source = io.write(io.Stack.from_array(pair.noisy, pixel_size=0.02), tmp_path / "frame.tif")
+    noise = HRTEMNoise(k=0.05, b=3.0, sigma_c=0.0).save(tmp_path / "noise.json")
+    out = tmp_path / "restored.tif"
+    assert main(["denoise", str(source), "-o", str(out), "--modality", "STEM-HAADF", "--noise", str(noise)]) == 0
+    written = io.read_provenance(out)
+    step = written["history"][-1]
+    assert written["model"] == default_model_name("STEM-HAADF") and step["output_kind"] == "restore"
+    assert step["last_run"]["adapter"]["noise"]["source"] == "calibration"
+    assert io.read(out).shape == (96, 96)

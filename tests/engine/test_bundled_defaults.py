@@ -25,14 +25,15 @@ def atom_f1(frames: np.ndarray, positions: np.ndarray, separation: float, radius
     return match_positions(found, positions, radius).f1
 
 
-@pytest.mark.parametrize(("kind", "modality", "separation", "radius", "dark"), [
-    ("hrtem", "HRTEM", 3.0, 1.5, True),
-    ("haadf", "STEM-HAADF", 5.0, 2.0, False),
-    ("bf", "STEM-BF", 5.0, 2.0, True),
+@pytest.mark.parametrize(("kind", "model", "separation", "radius", "dark"), [
+    ("hrtem", "unet-hrtem", 3.0, 1.5, True),
+    ("haadf", "unet-haadf", 5.0, 2.0, False),
+    ("bf", "unet-bf", 5.0, 2.0, True),
 ])
-def test_default_atom_map_finds_atoms_the_noisy_frames_hide(kind, modality, separation, radius, dark):
+def test_atom_map_networks_find_atoms_the_noisy_frames_hide(kind, model, separation, radius, dark):
+    """The atom-map U-Nets (offered by the Atom positions dock) on their own kind of frames."""
     data = synth_set(kind, 3, (128, 128), seed=4242)
-    denoiser = Denoiser(default_model_name(modality), device="cpu")
+    denoiser = Denoiser(model, device="cpu")
     assert denoiser.card.output_kind == "atom-map"
     output = np.stack([denoiser.denoise(frame) for frame in data["noisy"]])
     noisy = -data["noisy"] if dark else data["noisy"]
@@ -66,3 +67,26 @@ def test_counting_default_restores_a_low_dose_movie_far_better_than_a_3d_gaussia
     (psnr_model, f1_model), (psnr_gauss, f1_gauss) = scores[name], scores["gaussian-3d"]
     assert psnr_model > psnr_gauss + 1.0
     assert f1_model > f1_gauss + 0.1
+
+
+@pytest.mark.parametrize(("modality", "model"), [
+    ("HRTEM", "restore-hrtem"), ("STEM-HAADF", "restore-haadf"), ("STEM-BF", "restore-bf"),
+])
+def test_the_default_of_each_modality_restores_the_image(modality, model):
+    """The Denoise default is a restoration model: intensities in the input's units, linear in the
+    input, and much closer to the clean image than the noisy frame (image-formation pairs with
+    seeds the training never used, at a middle dose)."""
+    from tem_denoise.physics.formation import SPECS, restore_pair
+
+    assert default_model_name(modality) == model
+    denoiser = Denoiser(model, device="cpu")
+    assert denoiser.card.output_kind == "restore" and denoiser.card.sampling_range_nm is not None
+    gains = []
+    for seed in (7001, 7002, 7003):
+        pair = restore_pair(SPECS[modality], (128, 128), np.random.default_rng(seed), pixel_nm=0.025, dose=30.0)
+        span = float(np.ptp(pair.clean))
+        output = denoiser.denoise(pair.noisy, pixel_size_nm=0.025, noise=pair.level)
+        gains.append(psnr(pair.clean, output, data_range=span) - psnr(pair.clean, pair.noisy, data_range=span))
+        shifted = denoiser.denoise(2.0 * pair.noisy + 100.0, pixel_size_nm=0.025, noise=pair.level.scaled(2.0, 100.0))
+        np.testing.assert_allclose(shifted, 2.0 * output + 100.0, rtol=1e-4, atol=1e-3 * span)
+    assert np.mean(gains) > 5.0, gains

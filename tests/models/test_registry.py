@@ -150,17 +150,20 @@ def test_user_models_are_discovered_and_loaded(tmp_path, no_bundled):
         warnings.simplefilter("ignore")
         models = available_models([tmp_path])
         assert models["tiny-scgn"].source == "user"
-        assert default_model_name("HRTEM", user_dirs=[tmp_path]) == "tiny-scgn"
-        assert default_model_name("STEM-HAADF", user_dirs=[tmp_path]) == "tiny-2"
+        # an atom-map network is never the Denoise default, even when its card says is_default
+        assert default_model_name("HRTEM", user_dirs=[tmp_path]) == "gaussian-2d"
+        write_user_model(tmp_path / "restore", tiny_card("tiny-restore", output_kind="restore"), seed=2)
+        assert default_model_name("HRTEM", user_dirs=[tmp_path]) == "tiny-restore"
     model = load_model(card)
     assert not model.training and isinstance(model, torch.nn.Module)
 
 
 def test_raw_counts_choose_a_counting_model_then_hrtem_models(tmp_path, no_bundled):
-    assert data_modality("HRTEM", counts=True) == data_modality(None, counts=True) == "HRTEM-counting"
-    assert data_modality("STEM-HAADF", counts=True) == "STEM-HAADF"
+    assert data_modality("HRTEM", counts=True) == data_modality(None, counts=True, n_frames=8) == "HRTEM-counting"
+    assert data_modality("STEM-HAADF", counts=True, n_frames=8) == "STEM-HAADF"
+    assert data_modality(None, counts=True, n_frames=1) is None  # one frame of counts may well be STEM
     assert data_modality(None, counts=False) is None
-    write_user_model(tmp_path / "hrtem", tiny_card("tiny-hrtem", is_default=True))
+    write_user_model(tmp_path / "hrtem", tiny_card("tiny-hrtem", is_default=True, output_kind="restore"))
     write_user_model(tmp_path / "movie", ModelCard(
         "tiny-counting", "unet", {"base_channels": 4, "frames": 3}, modality="HRTEM-counting", output_kind="restore",
         adapter="percentile-255", temporal_window=3, is_default=True, training={"seed": 0, "command": "test"}))
@@ -199,7 +202,8 @@ def test_models_are_found_through_the_environment_variable(tmp_path, no_bundled,
 @pytest.mark.parametrize("card", discover_models(BUNDLED_DIR, source="bundled"), ids=lambda c: c.name)
 def test_bundled_models_load_with_their_sha256_and_run(card):
     model = load_model(card)
-    x = torch.rand(1, card.temporal_window, 24, 20) * 255
+    channels = 2 if card.adapter == "restore" else card.temporal_window  # restore nets also read a noise map
+    x = torch.rand(1, channels, 24, 20) * 255
     with torch.inference_mode():
         assert model(x).shape == (1, 1, 24, 20)
 

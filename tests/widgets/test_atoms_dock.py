@@ -88,3 +88,24 @@ def test_cancel_leaves_no_half_layer(make_napari_viewer, qtbot):
     assert points.data.shape == (3, 2) and "y_nm" not in points.features.columns
     found = np.asarray(points.data)[np.argsort(points.data[:, 0])]
     np.testing.assert_allclose(found, sorted(centres), atol=0.01)
+
+
+def test_atoms_searched_on_an_atom_map_network(make_napari_viewer, qtbot):
+    """The atom-map networks live here: the dock runs one, then finds atoms on its map."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    assert "unet-hrtem" in widget.search_on.choices
+    widget.layer.value = viewer.layers[NOISY]
+    widget.search_on.value = "unet-hrtem"
+    widget.frames.value = "current"
+    widget.separation_unit.value = "nm"
+    widget.separation.value = 0.2
+    _run(widget, qtbot)
+    points = viewer.layers[f"{NOISY} atoms"]
+    assert points.metadata["provenance"]["history"][0]["atom_map_model"] == "unet-hrtem"
+    truth = sample_hrtem_series().positions_px
+    frame = int(viewer.dims.current_step[0])
+    match = match_positions(np.asarray(points.data), truth[truth[:, 0] == frame], radius=1.5)
+    assert match.f1 > 0.8, match.f1
+    assert [layer.name for layer in viewer.layers if "atom map of" in layer.name] == []

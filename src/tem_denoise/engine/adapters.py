@@ -13,9 +13,12 @@ every temporal window) of a stack is scaled the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel, estimate_level, local_mean, sigma_map
+from tem_denoise.sampling import factor_for, noise_gain, to_native, to_working, working_shape
 
 SAMPLE_FRAMES = 16
 SAMPLE_PIXELS = 1 << 21
@@ -32,6 +35,9 @@ class IdentityAdapter:
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         return y
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
 
     def to_dict(self) -> dict:
         return {"adapter": self.name}
@@ -70,6 +76,9 @@ class PercentileAdapter:
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         return np.asarray(y, dtype=np.float32) / np.float32(self.gain) + np.float32(self.low)
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
 
     def to_dict(self) -> dict:
         return {"adapter": self.name, "low": self.low, "high": self.high, "clip": self.clip}
@@ -122,3 +131,85 @@ def fit_adapter(name: str, stack, percentiles: tuple[float, float] = (0.1, 99.9)
     if high <= low:
         high = low + 1.0
     return PercentileAdapter(low, high, clip)
+
+
+@dataclass(frozen=True)
+class RestoreAdapter:
+    """The ``restore`` adapter of restoration models: sampling, scale and noise level.
+
+    Forward, each frame is brought down to the model's working sampling (by ``factor``, see
+    :mod:`tem_denoise.sampling`), its noise standard deviation map is computed from
+    ``level`` on the frame's own grid and resampled the same way, and both are scaled by
+    ``(x - low) / span``: the model reads ``(F, 2, h, w)`` = (image, noise sigma). Inverse,
+    the restored working frame is scaled back and put on the frame's own grid of ``shape``.
+    ``low`` and ``span`` are fitted once per stack, so any positive gain and any offset of
+    the input change the output the same way.
+
+    Attributes
+    ----------
+    factor : float
+        Down-sampling factor (>= 1) from the frame's pixels to the working sampling.
+    level : NoiseLevel
+        Noise law of the frames (calibrated, Poisson counts or estimated).
+    low, span : float
+        Intensity sent to 0, and the intensity range sent to 1.
+    shape : (int, int)
+        The frames' own (height, width).
+    """
+
+    factor: float
+    level: NoiseLevel
+    low: float
+    span: float
+    shape: tuple[int, int]
+    name: str = field(default="restore", init=False)
+
+    def working_shape(self, height: int, width: int) -> tuple[int, int]:
+        return working_shape((height, width), self.factor)
+
+    def inputs(self, frame: np.ndarray) -> np.ndarray:
+        """``(2, h, w)`` model input of one (y, x) frame in the data's units."""
+        frame = np.asarray(frame, dtype=np.float32)
+        image = to_working(frame, self.factor)
+        sigma = to_working(sigma_map(frame, self.level), self.factor) * noise_gain(self.factor)
+        return np.stack([(image - self.low) / self.span, sigma / self.span]).astype(np.float32)
+
+    def target(self, clean: np.ndarray) -> np.ndarray:
+        """A clean (y, x) frame on the model's working grid and scale (the training target)."""
+        return (to_working(clean, self.factor) - self.low) / self.span
+
+    def forward(self, windows: np.ndarray) -> np.ndarray:
+        """``(F, 1, H, W)`` single-frame windows -> ``(F, 2, h, w)`` model inputs."""
+        return np.stack([self.inputs(window[-1]) for window in windows])
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        """``(F, h, w)`` restored working frames -> ``(F, H, W)`` in the data's units."""
+        return np.stack([to_native(frame * self.span + self.low, self.shape) for frame in y])
+
+    def to_dict(self) -> dict:
+        return {"adapter": self.name, "sampling_factor": self.factor, "low": self.low, "span": self.span,
+                "noise": self.level.to_dict()}
+
+
+def restore_scale(frames: list) -> tuple[float, float]:
+    """``(low, span)`` of a restore adapter: the 0.5th percentile of the frames' local mean and
+    the range to its 99.5th percentile (widened to be positive)."""
+    values = np.concatenate([local_mean(np.asarray(f, dtype=np.float32))[::2, ::2].ravel() for f in frames])
+    low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    span = high - low
+    return low, span if span > 0 else max(abs(low), 1.0) * 1e-3
+
+
+def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float, level: NoiseLevel | None = None,
+                        counts: bool = False) -> RestoreAdapter:
+    """A :class:`RestoreAdapter` for ``stack`` (``(y, x)`` or ``(t, y, x)``).
+
+    ``level`` is the calibrated noise level when the user has one; raw electron ``counts``
+    are Poisson; otherwise the level is estimated from a sample of frames
+    (:func:`~tem_denoise.physics.noise_level.estimate_level`).
+    """
+    frames = [np.asarray(f, dtype=np.float32) for f in sample_frames(stack, 4)]
+    if level is None:
+        level = POISSON if counts else estimate_level(frames)
+    low, span = restore_scale(frames)
+    return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape))

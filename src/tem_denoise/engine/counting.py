@@ -43,4 +43,4 @@ def default_model_for(modality: str | None, data=None, n_frames: int = 1) -> str
     """The default model for ``data`` (a frame or stack; None skips the look at the data) whose
     file states ``modality``: ``HRTEM-counting`` models for raw counts (:func:`looks_like_counts`)."""
     counts = data is not None and looks_like_counts(data)
-    return default_model_name(data_modality(modality, counts), n_frames)
+    return default_model_name(data_modality(modality, counts, n_frames), n_frames)

@@ -26,17 +26,20 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 import time
+import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tem_denoise.engine.adapters import fit_adapter
+from tem_denoise.arrays import as_float32, check_image
+from tem_denoise.engine.adapters import fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
 from tem_denoise.models.card import ModelCard
+from tem_denoise.memory import require, require_frame
 from tem_denoise.models.registry import get_card, load_model
 from tem_denoise.progress import run_to_end
 
@@ -45,6 +48,28 @@ PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
 CPU_LOCAL_TILE = 512
 MIN_TILE = 32
 DISTRIBUTION = "napari-tem-denoise"
+
+
+class SamplingWarning(UserWarning):
+    """A restoration model runs on frames whose pixel size is unknown."""
+
+
+def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
+    """The pixel size (nm) a restoration model runs at: ``pixel_size_nm`` inside the card's
+    ``sampling_range_nm`` (else ValueError), or the card's working sampling with a
+    :class:`SamplingWarning` when the pixel size is unknown."""
+    low, high = card.sampling_range_nm
+    if pixel_size_nm is None:
+        warnings.warn(f"the pixel size is unknown, so {card.name} assumes its working sampling of "
+                      f"{card.pixel_size_nm * 1000:.0f} pm/px; set the image's pixel size (scale in nm) for a "
+                      "result at the right scale", SamplingWarning, stacklevel=4)
+        return card.pixel_size_nm
+    if not low * 0.999 <= pixel_size_nm <= high * 1.001:
+        raise ValueError(
+            f"{card.name} was trained for pixel sizes of {low * 1000:.0f}-{high * 1000:.0f} pm/px; this image has "
+            f"{pixel_size_nm * 1000:.1f} pm/px. Bin or crop it into that range, or choose another model."
+        )
+    return pixel_size_nm
 
 
 class DenoiseCancelled(RuntimeError):
@@ -107,29 +132,35 @@ def _is_out_of_memory(err: BaseException) -> bool:
     )
 
 
-def _check_finite(windows: np.ndarray, i0: int, i1: int) -> None:
-    """Refuse NaN/Inf input: networks and filters would spread it over whole tiles."""
-    if not np.isfinite(windows).all():
-        raise ValueError(
-            f"frames {i0 + 1}-{i1} hold NaN or Inf pixels; replace them (e.g. with the local median) "
-            "before denoising"
-        )
+def _cpu_for_classical(name: str, device) -> Any:
+    """The CPU device for a classical filter, with a warning when another device was asked for."""
+    import torch
+
+    if str(device).strip().lower() not in ("auto", "cpu"):
+        warnings.warn(f"{name} is a classical filter that runs on the CPU; device {str(device)!r} is not used",
+                      stacklevel=4)
+    return torch.device("cpu")
 
 
 def _as_stack(stack):
     """Validate a frame or stack; returns ``(frames_array, is_2d)`` with frames ``(t, y, x)``."""
-    if not hasattr(stack, "ndim") or not hasattr(stack, "shape"):
-        stack = np.asarray(stack)
-    if stack.ndim not in (2, 3):
-        raise ValueError(f"expected a frame (y, x) or a stack (t, y, x), got an array of shape {tuple(stack.shape)}")
-    dtype = np.dtype(stack.dtype)
-    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise ValueError(f"expected real numeric pixel values, got dtype {dtype}")
-    if min(stack.shape) == 0:
-        raise ValueError(f"the image is empty (shape {tuple(stack.shape)})")
+    stack = check_image(stack, "the input")
     if stack.ndim == 2:
-        return np.asarray(stack, dtype=np.float32)[None], True
+        return as_float32(stack, "the input")[None], True
     return stack, False
+
+
+def _require_memory(frames, window: int, out) -> None:
+    """Refuse a job whose working copies of one frame (or whose output) would not fit.
+
+    Per frame: ``window`` float32 input frames, the adapted copy, the padded frame, the tiled
+    output and its blend weights (about ``window + 5`` float32 copies); the output stack when
+    it is allocated here.
+    """
+    require_frame(frames.shape, 4 * (window + 5), "denoising")
+    if out is None:
+        require(4.0 * np.prod(frames.shape, dtype=np.float64), "the denoised stack in memory",
+                "pass out=np.memmap(...) to stream it to disk, or denoise fewer frames at a time")
 
 
 class Denoiser:
@@ -189,10 +220,10 @@ class Denoiser:
         if isinstance(model, ModelCard):
             card = model
             is_torch = self._card_is_torch(card)
-            device = resolve_device(device) if is_torch else torch.device("cpu")
+            device = resolve_device(device) if is_torch else _cpu_for_classical(card.name, device)
             return load_model(card, device=str(device)), card, device, is_torch
         is_torch = isinstance(model, torch.nn.Module)
-        device = resolve_device(device) if is_torch else torch.device("cpu")
+        device = resolve_device(device) if is_torch else _cpu_for_classical(type(model).__name__, device)
         if is_torch:
             model = model.to(device).eval()
         card = card or ModelCard(name=type(model).__name__, family="unregistered",
@@ -289,7 +320,26 @@ class Denoiser:
             )
         return current // 2, 1
 
-    def iter_denoise(self, stack, out=None, adapter=None) -> Generator[Progress, None, np.ndarray]:
+    def fit_adapter(self, stack, pixel_size_nm: float | None = None, noise=None):
+        """The card's adapter fitted to the whole ``stack`` (a frame or stack).
+
+        For restoration models (adapter ``restore``) it also needs the pixel size in nm
+        (checked against the card's ``sampling_range_nm``; None assumes the working sampling,
+        with a :class:`SamplingWarning`) and the noise level: ``noise`` (a
+        :class:`~tem_denoise.physics.noise_level.NoiseLevel`, e.g. from the user's
+        calibration), Poisson for raw counts, otherwise estimated from the data.
+        """
+        card = self.card
+        if card.adapter != "restore":
+            return fit_adapter(card.adapter, stack, card.adapter_percentiles)
+        from tem_denoise.engine.counting import looks_like_counts
+
+        pixel = checked_sampling(card, pixel_size_nm)
+        counts = noise is None and looks_like_counts(stack)
+        return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise, counts=counts)
+
+    def iter_denoise(self, stack, out=None, adapter=None, pixel_size_nm: float | None = None,
+                     noise=None) -> Generator[Progress, None, np.ndarray]:
         """Denoise ``stack`` step by step; yields :class:`Progress`, returns the output.
 
         Parameters
@@ -302,10 +352,14 @@ class Denoiser:
             Preallocated float32 output of the same shape (e.g. ``np.memmap``);
             a new array is allocated when None.
         adapter : optional
-            An intensity adapter already fitted (see
-            :func:`~tem_denoise.engine.adapters.fit_adapter`), e.g. to the whole stack
+            An adapter already fitted (see :meth:`fit_adapter`), e.g. to the whole stack
             when only a few of its frames are denoised for a preview; fitted to
             ``stack`` when None.
+        pixel_size_nm : float, optional
+            Pixel size of the frames in nm, which restoration models need (see
+            :meth:`fit_adapter`); ignored by the others.
+        noise : NoiseLevel, optional
+            The frames' noise level when known (calibration); restoration models only.
 
         Returns
         -------
@@ -332,15 +386,17 @@ class Denoiser:
                 "use a single-frame model for one image"
             )
         shape = (height, width) if is_2d else (n, height, width)
+        _require_memory(frames, window, out)
         if out is None:
             out = np.empty(shape, dtype=np.float32)
         elif tuple(out.shape) != shape:
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
         if adapter is None:
-            adapter = fit_adapter(self.card.adapter, stack, self.card.adapter_percentiles)
+            adapter = self.fit_adapter(stack, pixel_size_nm, noise)
         invert = self.card.output_kind == "restore"
         tile, overlap = self.tile, self.overlap
-        grid, context = self._plan(height, width, tile, overlap)
+        work_h, work_w = adapter.working_shape(height, width)
+        grid, context = self._plan(work_h, work_w, tile, overlap)
         batch = self._batch_size(grid)
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
@@ -351,7 +407,6 @@ class Denoiser:
             try:
                 self._check_cancel(i0, n)
                 windows = read_windows(frames, i0, i1, window)
-                _check_finite(windows, i0, i1)
                 chunk = adapter.forward(windows)
                 steps = self._iter_chunk(chunk, grid, context, batch)
                 while True:
@@ -370,7 +425,7 @@ class Denoiser:
                 self._free_memory()
                 tile, batch = self._smaller(grid, tile, batch)
                 overlap = min(overlap, tile // 2) if overlap else default_overlap(tile, self._radius)
-                grid, context = self._plan(height, width, tile, overlap)
+                grid, context = self._plan(work_h, work_w, tile, overlap)
                 done = done_before
                 total = done + (n - i0) * grid.n_tiles
                 yield Progress(done, total, i0, n, f"out of memory: retrying with {tile}-pixel tiles, "
@@ -434,12 +489,13 @@ class Denoiser:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def denoise(self, stack, out=None, progress: Callable[[Progress], None] | None = None) -> np.ndarray:
+    def denoise(self, stack, out=None, progress: Callable[[Progress], None] | None = None,
+                pixel_size_nm: float | None = None, noise=None) -> np.ndarray:
         """Denoise ``stack`` and return the float32 result (see :meth:`iter_denoise`).
 
         ``progress``, if given, is called with every :class:`Progress`.
         """
-        return run_to_end(self.iter_denoise(stack, out), progress)
+        return run_to_end(self.iter_denoise(stack, out, pixel_size_nm=pixel_size_nm, noise=noise), progress)
 
     def provenance(self) -> dict[str, Any]:
         """What produced the output, for layer metadata and written files.

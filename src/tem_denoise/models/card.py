@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tem_denoise.outputs import write_text
+
 CARD_SCHEMA = 1
 MODALITIES = ("HRTEM", "HRTEM-counting", "STEM-HAADF", "STEM-BF", "any")
 OUTPUT_KINDS = ("restore", "atom-map")
-ADAPTERS = ("percentile-255", "none")
+ADAPTERS = ("percentile-255", "none", "restore")
 SPEED_CLASSES = ("fast", "medium", "slow")
 
 OUTPUT_KIND_LABELS = {
@@ -55,7 +57,11 @@ class ModelCard:
     adapter_percentiles : tuple of float
         Low and high percentiles of the ``percentile-255`` adapter.
     pixel_size_nm : float or None
-        Pixel size of the training data in nm (None: any sampling).
+        Pixel size of the training data in nm (None: any sampling); for the ``restore``
+        adapter, the working sampling frames are brought to.
+    sampling_range_nm : (float, float) or None
+        Pixel sizes (nm) the model accepts: the range it was trained on. Required by the
+        ``restore`` adapter; the engine refuses frames outside it.
     tile_size : int or None
         Tile edge in pixels the engine uses by default (the training frame size
         for FFT nets); None runs whole frames.
@@ -89,6 +95,7 @@ class ModelCard:
     adapter: str = "none"
     adapter_percentiles: tuple[float, float] = (0.1, 99.9)
     pixel_size_nm: float | None = None
+    sampling_range_nm: tuple[float, float] | None = None
     tile_size: int | None = None
     temporal_window: int = 1
     weights_file: str | None = None
@@ -103,6 +110,8 @@ class ModelCard:
 
     def __post_init__(self) -> None:
         self.adapter_percentiles = tuple(float(p) for p in self.adapter_percentiles)
+        if self.sampling_range_nm is not None:
+            self.sampling_range_nm = tuple(float(p) for p in self.sampling_range_nm)
         self.validate()
 
     def validate(self) -> None:
@@ -124,6 +133,11 @@ class ModelCard:
              f"speed_class must be one of {SPEED_CLASSES} or null, got {self.speed_class!r}"),
             ((self.weights_file is None) == (self.weights_sha256 is None),
              "weights_file and weights_sha256 must be given together"),
+            (self.sampling_range_nm is None or (len(self.sampling_range_nm) == 2
+                                                and 0 < self.sampling_range_nm[0] <= self.sampling_range_nm[1]),
+             f"sampling_range_nm must be (min, max) pixel sizes in nm, got {self.sampling_range_nm}"),
+            (self.adapter != "restore" or (self.sampling_range_nm is not None and self.pixel_size_nm),
+             "a restore model must state its working pixel_size_nm and the sampling_range_nm it was trained on"),
         ]
         for ok, message in checks:
             if not ok:
@@ -148,6 +162,8 @@ class ModelCard:
         data.pop("directory")
         data.pop("source")
         data["adapter_percentiles"] = list(self.adapter_percentiles)
+        if self.sampling_range_nm is not None:
+            data["sampling_range_nm"] = list(self.sampling_range_nm)
         data["schema"] = CARD_SCHEMA
         return data
 
@@ -187,7 +203,5 @@ def read_card(path: str | Path, source: str = "user") -> ModelCard:
 
 
 def write_card(card: ModelCard, path: str | Path) -> Path:
-    """Write ``card`` as indented JSON to ``path`` and return the path."""
-    path = Path(path)
-    path.write_text(json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    return path
+    """Write ``card`` as indented JSON to ``path`` (atomically) and return the path."""
+    return write_text(path, json.dumps(card.to_dict(), indent=2, sort_keys=False) + "\n")

@@ -61,6 +61,8 @@ FAMILIES: dict[str, Family] = {
         Family("sfin", "tem_denoise.models.sfin:SFIN", "torch", "seed 001 (SFIN, STEM)"),
         Family("blindspot", "tem_denoise.models.blindspot:BlindSpotNet", "torch", "seed 002 (WCID/WCVD)"),
         Family("unet", "tem_denoise.models.unet:UNet", "torch", "seed 003 (U-Net) / AtomSegNet"),
+        Family("restore", "tem_denoise.models.restore:RestoreUNet", "torch",
+               "residual U-Net with a noise-level input (restoration at a working sampling)"),
         Family("gaussian-2d", "tem_denoise.models.classical:Gaussian2D", "numpy", "classical"),
         Family("gaussian-3d", "tem_denoise.models.classical:Gaussian3D", "numpy", "classical"),
         Family("wiener", "tem_denoise.models.classical:Wiener", "numpy", "classical"),
@@ -164,14 +166,19 @@ def get_card(name: str, user_dirs: list[str | Path] | tuple = ()) -> ModelCard:
 PARENT_MODALITY = {"HRTEM-counting": "HRTEM"}
 
 
-def data_modality(modality: str | None, counts: bool) -> str | None:
-    """The modality models are chosen for: ``"HRTEM-counting"`` for raw counts (``counts``) from
-    HRTEM or from a file that names no modality, else ``modality`` as the file says."""
-    return "HRTEM-counting" if counts and modality in (None, "HRTEM") else modality
+def data_modality(modality: str | None, counts: bool, n_frames: int = 1) -> str | None:
+    """The modality models are chosen for: raw counts (``counts``) keep the modality the file
+    or user states, except that HRTEM counts, and a movie of counts whose modality nobody
+    states, are ``"HRTEM-counting"``; a single frame of counts of unknown modality stays
+    unknown (it may as well be STEM)."""
+    if counts and (modality == "HRTEM" or (modality is None and n_frames >= 2)):
+        return "HRTEM-counting"
+    return modality
 
 
 def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[str | Path] | tuple = ()) -> str:
-    """Model to use when the user names none.
+    """Model to use when the user names none: always one that restores the image (output kind
+    ``restore``); atom-map networks are chosen explicitly, for atom finding.
 
     Ranked by name within each step: a bundled or user model whose card has
     ``is_default`` and the given modality, else any model with that modality, then the
@@ -182,7 +189,7 @@ def default_model_name(modality: str | None, n_frames: int = 1, user_dirs: list[
     """
     candidates = [
         card for card in available_models(user_dirs).values()
-        if card.source != "builtin" and card.temporal_window <= n_frames
+        if card.source != "builtin" and card.output_kind == "restore" and card.temporal_window <= n_frames
     ]
     candidates.sort(key=lambda card: card.name)
     ranked = []

@@ -88,13 +88,20 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded, (h, w) = pad_to_multiple(x, 2**self.depth)
-        skips = []
-        y = padded
-        for i, block in enumerate(self.down):
-            y = block(y if i == 0 else F.max_pool2d(y, 2))
-            skips.append(y)
-        skips.pop()
-        for reduce, block in zip(self.reduce, self.up):
-            y = reduce(F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False))
-            y = block(torch.cat([skips.pop(), y], dim=1))
-        return self.out(y)[..., :h, :w]
+        return self.out(encode_decode(padded, self.down, self.reduce, self.up))[..., :h, :w]
+
+
+def encode_decode(x: torch.Tensor, down: nn.ModuleList, reduce: nn.ModuleList, up: nn.ModuleList) -> torch.Tensor:
+    """The U-Net pass over ``x`` (its size a multiple of the pooling grid): the ``down`` blocks
+    with 2x2 max-pooling between them, then per level bilinear x2 up-sampling, a ``reduce``
+    1x1 conv, concatenation with the skip and an ``up`` block; returns the last features."""
+    skips = []
+    y = x
+    for i, block in enumerate(down):
+        y = block(y if i == 0 else F.max_pool2d(y, 2))
+        skips.append(y)
+    skips.pop()
+    for conv, block in zip(reduce, up):
+        y = conv(F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False))
+        y = block(torch.cat([skips.pop(), y], dim=1))
+    return y

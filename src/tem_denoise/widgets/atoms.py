@@ -1,7 +1,9 @@
 """Atom-localisation dock: find atom columns in a frame or stack and show them as a Points layer.
 
 Wraps :func:`tem_denoise.analysis.iter_locate_atoms_stack` (peak finding with an optional
-LoG pre-filter, then Gaussian-fit or centre-of-mass refinement). The Points layer shares the
+LoG pre-filter, then Gaussian-fit or centre-of-mass refinement). Atoms are searched on the
+image itself or, optionally, on the output of an atom-map network (bright Gaussian atoms on
+black, e.g. ``unet-haadf``): an analysis step, never a denoised image. The Points layer shares the
 image's scale, translate, units and axis labels; its features table holds the frame, the
 position in px and nm, the fitted intensity, sigma and fit quality of every atom.
 """
@@ -35,12 +37,32 @@ def _negated(data: Any) -> Any:
     return -np.asarray(data, dtype=np.float32)
 
 
+def _search_choices(_widget: Any = None) -> list[tuple[str, str]]:
+    """"the image itself" and every atom-map network (re-read, so new user models appear)."""
+    from tem_denoise.models.registry import available_models
+
+    maps = [(f"atom map of {card.name} ({card.modality})", name)
+            for name, card in available_models().items() if card.output_kind == "atom-map"]
+    return [("the image itself", ""), *maps]
+
+
+def _on_atom_map(model: str, data: Any, separation: float, options: dict):
+    """Make the atom map of ``data`` with network ``model``, then locate atoms on it; yields the
+    engine's and then the localisation's progress, returns the atom table."""
+    from tem_denoise.engine import Denoiser
+
+    atom_map = yield from Denoiser(model).iter_denoise(data)
+    return (yield from iter_locate_atoms_stack(atom_map, separation, **options))
+
+
 class AtomsWidget(Container):
     """Dock widget: locate atoms and add them as a Points layer with a features table."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
         self.layer = ComboBox(label="image", choices=image_layer_choices(viewer))
+        self.search_on = ComboBox(label="search on", choices=_search_choices, value="",
+                                  tooltip="the image itself, or the atom map an atom-map network makes of it")
         self.frames = ComboBox(label="frames", choices=[("current frame", "current"), ("all frames", "all")],
                                value="all")
         self.separation = FloatSpinBox(label="min separation", value=0.2, min=0.01, max=1000.0, step=0.01)
@@ -60,7 +82,7 @@ class AtomsWidget(Container):
         self.count_label = wrap_text(Label(value=""))
         self.export_button = PushButton(text="Export atoms CSV…", enabled=False)
         super().__init__(widgets=[
-            self.layer, self.frames, self.separation, self.separation_unit, self.threshold,
+            self.layer, self.search_on, self.frames, self.separation, self.separation_unit, self.threshold,
             self.threshold_kind, self.invert, self.log, self.log_sigma, self.method, self.runner,
             self.count_label, self.export_button,
         ])
@@ -104,7 +126,7 @@ class AtomsWidget(Container):
         if layer.ndim == 3 and self.frames.value == "current":
             first = frame_index(self.viewer, layer)
             data = data[first]
-        if self.invert.value:
+        if self.invert.value and not self.search_on.value:
             data = _negated(data)
         options: dict[str, Any] = {"method": self.method.value,
                                    "log_sigma_px": self.log_sigma.value if self.log.value else None}
@@ -117,9 +139,12 @@ class AtomsWidget(Container):
         if separation < 1:
             raise ValueError(f"the minimum separation is {separation:.2f} px; it must be at least 1 px "
                              "(check its unit)")
+        model = self.search_on.value
         step = {"operation": "atom localisation", "min_separation_px": separation,
-                "inverted": bool(self.invert.value), **options}
+                "inverted": bool(self.invert.value) and not model, "atom_map_model": model or None, **options}
         self._pending = {"layer": layer, "first": first, "step": step}
+        if model:
+            return _on_atom_map(model, data, separation, options)
         return iter_locate_atoms_stack(data, separation, **options)
 
     def _show_result(self, table: dict) -> None:

@@ -33,6 +33,12 @@ class JobRunner(Container):
     def running(self) -> bool:
         return self.worker is not None
 
+    def set_run_text(self, text: str) -> None:
+        """Label of the button when no job runs (e.g. "Denoise image" or "Denoise stack")."""
+        self._run_text = text
+        if not self.running:
+            self.button.text = text
+
     def bind(self, job: Callable[[], Generator[Any, None, Any]], on_result: Callable[[Any], None]) -> None:
         """Set the job the button starts (a generator factory) and where its result goes."""
         self._job, self._on_result = job, on_result

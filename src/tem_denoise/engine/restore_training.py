@@ -1,0 +1,136 @@
+"""Training restoration models on pairs made on the fly by :mod:`tem_denoise.physics.formation`.
+
+Each batch is new: random specimens, microscopes, pixel sizes and doses. A pair goes through
+the same :class:`~tem_denoise.engine.adapters.RestoreAdapter` as the user's frames at
+inference (down-sampling to the working sampling, noise map, scale), so the model learns what
+the engine will give it. Half of the noise maps come from the exact simulated noise law (what
+a calibration measures), half from the estimate made from the noisy frame itself (what the
+engine does when the user has not calibrated). The loss is the mean squared error in units
+of each frame's noise variance, so every dose counts about the same in dB.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from tem_denoise.engine.adapters import RestoreAdapter, restore_scale
+from tem_denoise.engine.training import TrainProgress
+from tem_denoise.physics.formation import SPECS, restore_pair
+from tem_denoise.physics.noise_level import POISSON, estimate_level
+from tem_denoise.sampling import factor_for, working_shape
+
+
+@dataclass
+class RestoreConfig:
+    """One restoration training run.
+
+    Attributes
+    ----------
+    modality : str
+        Key of :data:`tem_denoise.physics.formation.SPECS`.
+    working_nm : float
+        Working sampling of the model (nm per pixel).
+    steps : int
+        Optimiser steps (a cosine schedule runs over them).
+    size : int
+        Edge of the training crops on the working grid (px).
+    batch_size : int
+        Crops per step.
+    lr, lr_min : float
+        Adam learning rate, start and end of the cosine.
+    estimated_fraction : float
+        Share of noise maps estimated from the noisy frame instead of the exact law.
+    seed : int
+        Seed of the data and of torch.
+    max_minutes : float or None
+        Wall-clock budget.
+    """
+
+    modality: str
+    working_nm: float
+    steps: int = 20000
+    size: int = 96
+    batch_size: int = 12
+    lr: float = 1e-3
+    lr_min: float = 2e-5
+    estimated_fraction: float = 0.5
+    seed: int = 0
+    max_minutes: float | None = None
+
+
+def training_example(config: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """One crop: model input ``(2, S, S)``, target ``(S, S)`` and the frame's loss weight."""
+    spec = SPECS[config.modality]
+    low_px, high_px = spec.pixel_range_nm
+    pixel = float(np.exp(rng.uniform(np.log(low_px), np.log(high_px))))
+    factor = factor_for(pixel, config.working_nm)
+    native = int(np.ceil(config.size * factor)) + 2
+    pair = restore_pair(spec, (native, native), rng, pixel_nm=pixel)
+    level = pair.level
+    if rng.random() < config.estimated_fraction:
+        level = POISSON if level is POISSON else estimate_level(pair.noisy)
+    low, span = restore_scale([pair.noisy])
+    adapter = RestoreAdapter(factor, level, low, span, pair.noisy.shape)
+    inputs, target = adapter.inputs(pair.noisy), adapter.target(pair.clean)
+    h, w = working_shape(pair.noisy.shape, factor)
+    y0, x0 = rng.integers(0, h - config.size + 1), rng.integers(0, w - config.size + 1)
+    crop = (slice(y0, y0 + config.size), slice(x0, x0 + config.size))
+    sigma = float(np.mean(inputs[1][crop]))
+    return inputs[(slice(None), *crop)], target[crop], 1.0 / max(sigma, 1e-3) ** 2
+
+
+def training_batch(config: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(B, 2, S, S)`` inputs, ``(B, 1, S, S)`` targets and ``(B,)`` loss weights."""
+    examples = [training_example(config, rng) for _ in range(config.batch_size)]
+    inputs, targets, weights = zip(*examples)
+    return np.stack(inputs), np.stack(targets)[:, None], np.array(weights, dtype=np.float32)
+
+
+def _learning_rate(config: RestoreConfig, step: int) -> float:
+    progress = min(step / max(config.steps, 1), 1.0)
+    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + np.cos(np.pi * progress))
+
+
+@dataclass
+class RestoreResult:
+    """What a run did: steps done in all (with earlier runs), loss history, seconds."""
+
+    steps: int
+    losses: list[float]
+    seconds: float
+    config: dict
+
+
+def iter_train_restore(model, config: RestoreConfig, start_step: int = 0,
+                       device: str = "cpu") -> Generator[TrainProgress, None, RestoreResult]:
+    """Train ``model`` (a :class:`~tem_denoise.models.restore.RestoreUNet`) in place from
+    ``start_step`` (to continue an earlier run) to ``config.steps``; one progress per step."""
+    import torch
+
+    torch.manual_seed(config.seed + start_step)
+    rng = np.random.default_rng([config.seed, start_step])
+    model.to(device).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    losses, start = [], time.time()
+    step = start_step
+    while step < config.steps:
+        if config.max_minutes is not None and time.time() - start > 60 * config.max_minutes:
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = _learning_rate(config, step)
+        inputs, targets, weights = (torch.from_numpy(a).to(device) for a in training_batch(config, rng))
+        optimiser.zero_grad()
+        error = ((model(inputs) - targets) ** 2).mean(dim=(1, 2, 3))
+        loss = (error * weights).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        losses.append(float(loss.item()))
+        step += 1
+        yield TrainProgress(step, config.steps, losses[-1], f"step {step}/{config.steps}: loss {losses[-1]:.4g}")
+    model.eval()
+    return RestoreResult(step, losses, time.time() - start, asdict(config))

@@ -1,0 +1,113 @@
+"""Restoration models in the engine: working sampling, noise map, linearity, card contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tem_denoise.engine import Denoiser
+from tem_denoise.engine.denoiser import SamplingWarning
+from tem_denoise.models.card import CardError, ModelCard
+from tem_denoise.models.restore import RestoreUNet
+from tem_denoise.physics.formation import SPECS, restore_pair
+from tem_denoise.physics.noise_level import level_from_model, local_mean
+from tem_denoise.physics.noise_models import HRTEMNoise
+from tem_denoise.sampling import noise_gain, to_working
+
+RANGE = (0.006, 0.06)
+
+
+def tiny_card() -> ModelCard:
+    return ModelCard("tiny-restore", "restore", {"base_channels": 4, "depth": 2}, modality="STEM-HAADF",
+                     adapter="restore", pixel_size_nm=0.02, sampling_range_nm=RANGE, tile_size=64)
+
+
+class Recording(torch.nn.Module):
+    """A small untrained restoration net (non-trivial output) that keeps its last input."""
+
+    temporal_window = 1
+    alignment = 4
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = RestoreUNet(base_channels=4, depth=2)
+        torch.nn.init.normal_(self.net.out.weight, std=0.1)
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return self.net(x)
+
+
+@pytest.fixture
+def frame():
+    """A HAADF frame from an analogue detector (readout noise added: not whole counts)."""
+    rng = np.random.default_rng(0)
+    pair = restore_pair(SPECS["STEM-HAADF"], (96, 96), rng, pixel_nm=0.01, dose=30.0)
+    return pair.noisy + rng.normal(0.0, 0.5, pair.noisy.shape).astype(np.float32)
+
+
+def test_output_changes_like_the_input(frame):
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())
+    out = denoiser.denoise(frame, pixel_size_nm=0.01)
+    changed = denoiser.denoise(3.0 * frame + 7.0, pixel_size_nm=0.01)
+    np.testing.assert_allclose(changed, 3.0 * out + 7.0, rtol=1e-4, atol=1e-3 * float(np.ptp(out)))
+    assert out.shape == frame.shape and not np.allclose(out, frame)
+
+
+def test_frames_finer_than_the_working_sampling_are_brought_to_it(frame):
+    model = Recording()
+    denoiser = Denoiser(model, device="cpu", card=tiny_card(), tile=0)
+    out = denoiser.denoise(frame, pixel_size_nm=0.01)
+    assert tuple(model.seen[-1].shape) == (1, 2, 48, 48)
+    assert out.shape == (96, 96)
+    assert denoiser.provenance()["last_run"]["adapter"]["sampling_factor"] == 2.0
+    denoiser.denoise(frame, pixel_size_nm=0.03)
+    assert tuple(model.seen[-1].shape) == (1, 2, 96, 96)
+
+
+def test_calibrated_noise_reaches_the_network(frame):
+    model = Recording()
+    denoiser = Denoiser(model, device="cpu", card=tiny_card(), tile=0)
+    calibration = HRTEMNoise(k=0.02, b=5.0, sigma_c=0.0)
+    level = level_from_model(calibration)
+    calibrated = denoiser.denoise(frame, pixel_size_nm=0.01, noise=level)
+    adapter = denoiser.provenance()["last_run"]["adapter"]
+    assert adapter["noise"]["source"] == "calibration"
+    expected = to_working(level.sigma(local_mean(frame)), 2.0) * noise_gain(2.0) / adapter["span"]
+    np.testing.assert_allclose(model.seen[-1][0, 1].numpy(), expected, rtol=1e-4)
+    estimated = denoiser.denoise(frame, pixel_size_nm=0.01)
+    assert denoiser.provenance()["last_run"]["adapter"]["noise"]["source"] == "estimated from the data"
+    assert not np.allclose(calibrated, estimated)
+
+
+def test_raw_counts_are_taken_as_poisson():
+    counts = np.random.default_rng(1).poisson(3.0, (64, 64)).astype(np.float32)
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())
+    denoiser.denoise(counts, pixel_size_nm=0.02)
+    assert denoiser.provenance()["last_run"]["adapter"]["noise"]["source"] == "counts (Poisson)"
+
+
+def test_a_model_never_runs_silently_outside_its_sampling(frame):
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())
+    with pytest.raises(ValueError, match="trained for pixel sizes of 6-60 pm/px"):
+        denoiser.denoise(frame, pixel_size_nm=0.2)
+    with pytest.raises(ValueError, match="trained for pixel sizes"):
+        denoiser.denoise(frame, pixel_size_nm=0.002)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        denoiser.denoise(frame)
+    assert any(issubclass(w.category, SamplingWarning) for w in caught)
+
+
+def test_a_restore_card_must_state_its_sampling():
+    with pytest.raises(CardError, match="sampling_range_nm"):
+        ModelCard("bad", "restore", {}, adapter="restore", pixel_size_nm=0.02)
+    with pytest.raises(CardError, match="sampling_range_nm must be"):
+        ModelCard("bad", "restore", {}, adapter="restore", pixel_size_nm=0.02, sampling_range_nm=(0.05, 0.01))
+    card = tiny_card()
+    assert ModelCard.from_dict(card.to_dict()).sampling_range_nm == RANGE

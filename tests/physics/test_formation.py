@@ -1,0 +1,104 @@
+"""Image formation for restoration training: specimens, imaging, detectors, noise laws, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tem_denoise.physics.formation import SPECS, restore_pair
+from tem_denoise.physics.formation import detector, hrtem, stem, structures
+from tem_denoise.physics.noise_level import NoiseLevel, estimate_level, level_from_model, sigma_map
+from tem_denoise.physics.noise_models import HRTEMNoise
+from tem_denoise.sampling import factor_for, noise_gain, to_native, to_working, working_shape
+
+
+@pytest.mark.parametrize("kind", sorted(structures.GENERATORS))
+def test_every_specimen_kind_fills_its_field(kind):
+    rng = np.random.default_rng(1)
+    specimen = structures.GENERATORS[kind]((3.0, 4.0), rng)
+    assert len(specimen.positions) > 5
+    assert np.all(specimen.count >= 1) and np.all(specimen.z >= 5)
+    inside = np.all((specimen.positions > -0.6) & (specimen.positions < np.array([3.6, 4.6])), axis=1)
+    assert inside.all()
+
+
+def test_haadf_columns_are_bright_where_the_atoms_are():
+    rng = np.random.default_rng(2)
+    specimen = structures.Structure(np.array([[1.0, 1.0], [1.0, 2.0]]), np.array([79.0, 6.0]), np.ones(2),
+                                    (2.0, 3.0), "test")
+    image = stem.haadf(specimen, (100, 150), 0.02, rng, {"fwhm_nm": 0.1, "tail": 0.0, "tail_scale": 3.0})
+    heavy, light = image[49:51, 49:51].mean(), image[49:51, 99:101].mean()
+    assert heavy > 10 * light > 0
+    assert image[10, 10] < 1e-3
+
+
+def test_hrtem_vacuum_is_one_and_atoms_give_contrast():
+    rng = np.random.default_rng(3)
+    specimen = structures.sheet((3.0, 3.0), rng)
+    optics = {**hrtem.random_optics(rng), "defocus_nm": -10.0, "cs_nm": 0.0, "aperture_per_nm": None}
+    vacuum = hrtem.hrtem(structures.Structure(np.zeros((0, 2)), np.zeros(0), np.zeros(0), (3.0, 3.0), "none"),
+                         (60, 60), 0.05, rng, optics)
+    image = hrtem.hrtem(specimen, (60, 60), 0.05, rng, optics)
+    np.testing.assert_allclose(vacuum, 1.0, atol=1e-6)
+    assert image.std() > 0.01
+
+
+@pytest.mark.parametrize("record", [detector.linear_camera, detector.scintillator_stem, detector.counting_camera])
+def test_detectors_follow_the_noise_law_they_report(record):
+    rng = np.random.default_rng(4)
+    flat = np.full((256, 256), 1.0)
+    noisy, clean, level = record(flat, 40.0, rng)
+    centre = noisy[16:-16, 16:-16]
+    expected = float(level.sigma(np.array([clean.mean()], np.float32))[0]) ** 2
+    residual = centre - centre.mean(axis=0, keepdims=True) + centre.mean()  # column offsets are part of the law
+    assert np.var(centre) == pytest.approx(expected, rel=0.15) or np.var(residual) == pytest.approx(expected, rel=0.15)
+    assert clean.mean() == pytest.approx(noisy.mean(), rel=0.05)
+
+
+def test_counting_pairs_are_whole_poisson_counts():
+    pair = restore_pair(SPECS["HRTEM-counting"], (64, 64), np.random.default_rng(5), pixel_nm=0.03, dose=2.0)
+    assert np.all(pair.noisy == np.round(pair.noisy)) and pair.noisy.min() >= 0
+    assert pair.level.gain == 1.0 and pair.level.offset == 0.0
+
+
+@pytest.mark.parametrize("modality", sorted(SPECS))
+def test_pairs_have_the_requested_shape_and_differ_only_by_noise(modality):
+    pair = restore_pair(SPECS[modality], (48, 56), np.random.default_rng(6), dose=1000.0)
+    assert pair.noisy.shape == pair.clean.shape == (48, 56)
+    sigma = sigma_map(pair.clean, pair.level)
+    assert np.mean(np.abs(pair.noisy - pair.clean) / sigma) < 2.0
+
+
+def test_estimated_noise_level_recovers_a_poisson_gaussian_law():
+    rng = np.random.default_rng(7)
+    ramp = np.tile(np.linspace(100, 2000, 256, dtype=np.float32), (256, 1))
+    noisy = ramp + rng.normal(0, 1, ramp.shape) * np.sqrt(3.0 * ramp + 400.0)
+    level = estimate_level(noisy)
+    assert level.gain == pytest.approx(3.0, rel=0.15)
+    assert np.sqrt(level.offset) == pytest.approx(20.0, rel=0.3)
+
+
+def test_noise_level_follows_a_linear_change_of_the_data():
+    level = NoiseLevel(2.0, 9.0, "test")
+    changed = level.scaled(4.0, 10.0)
+    intensity = np.array([5.0, 50.0], np.float32)
+    np.testing.assert_allclose(changed.sigma(4 * intensity + 10), 4 * level.sigma(intensity), rtol=1e-5)
+
+
+def test_calibrated_model_gives_its_own_law():
+    model = HRTEMNoise(k=0.05, b=2.0, sigma_c=1.0)
+    level = level_from_model(model)
+    assert level.source == "calibration"
+    np.testing.assert_allclose(level.sigma(np.array([100.0], np.float32)), np.sqrt(7.0**2 + 1.0), rtol=1e-5)
+
+
+def test_resampling_keeps_the_field_and_lowers_noise():
+    assert factor_for(0.01, 0.02) == 2.0 and factor_for(0.03, 0.02) == 1.0
+    frame = np.random.default_rng(8).standard_normal((200, 300)).astype(np.float32)
+    down = to_working(frame, 2.5)
+    assert down.shape == working_shape(frame.shape, 2.5) == (80, 120)
+    assert down[8:-8, 8:-8].std() == pytest.approx(noise_gain(2.5), rel=0.1)
+    assert 0.15 < noise_gain(2.5) < 0.5 and noise_gain(1.0) == 1.0
+    assert to_native(down, frame.shape).shape == frame.shape
+    smooth = np.outer(np.sin(np.linspace(0, 3, 200)), np.cos(np.linspace(0, 2, 300))).astype(np.float32)
+    assert np.abs(to_native(to_working(smooth, 2.0), smooth.shape) - smooth)[5:-5, 5:-5].max() < 0.02
