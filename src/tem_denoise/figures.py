@@ -50,9 +50,11 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
             ax.text(x + bar_px / 2, y - image.shape[0] * 0.03, f"{bar_nm:g} nm", color="white",
                     ha="center", va="bottom", fontsize=9, path_effects=outline)
     fig.tight_layout()
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, dpi=100)
+    finally:
+        plt.close(fig)
     return Path(path)
 
 

@@ -17,9 +17,12 @@ LIMIT_VARIABLE = "TEM_DENOISE_MEMORY_LIMIT"
 USABLE_FRACTION = 0.8
 
 
-def _size(nbytes: float) -> str:
-    """Bytes as GiB, or MiB below one GiB."""
-    return f"{nbytes / (1 << 30):.1f} GiB" if nbytes >= 1 << 30 else f"{nbytes / (1 << 20):.0f} MiB"
+def format_bytes(nbytes: float) -> str:
+    """Bytes in B, KiB, MiB or GiB, for messages."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 1 << shift:
+            return f"{nbytes / (1 << shift):.1f} {unit}"
+    return f"{int(nbytes)} B"
 
 
 def _meminfo_available() -> int | None:
@@ -63,7 +66,7 @@ def require(nbytes: float, what: str, hint: str = "crop or bin the data, or proc
     budget = available_bytes()
     if nbytes > budget:
         raise MemoryError(
-            f"{what} needs about {_size(nbytes)} of memory, but only {_size(budget)} are available; "
+            f"{what} needs about {format_bytes(nbytes)} of memory, but only {format_bytes(budget)} are available; "
             f"{hint}."
         )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tem_denoise.arrays import ArrayError
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.denoiser import SamplingWarning
 from tem_denoise.models.card import CardError, ModelCard
@@ -111,3 +112,21 @@ def test_a_restore_card_must_state_its_sampling():
         ModelCard("bad", "restore", {}, adapter="restore", pixel_size_nm=0.02, sampling_range_nm=(0.05, 0.01))
     card = tiny_card()
     assert ModelCard.from_dict(card.to_dict()).sampling_range_nm == RANGE
+
+
+def test_constant_tiny_and_non_finite_frames_get_an_answer_or_a_clear_refusal():
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())
+    flat = np.full((64, 64), 5.0, np.float32)
+    np.testing.assert_allclose(denoiser.denoise(flat, pixel_size_nm=0.02), 5.0, atol=0.5)
+    assert denoiser.denoise(np.random.default_rng(2).random((20, 30)).astype(np.float32) + 5,
+                            pixel_size_nm=0.02).shape == (20, 30)
+    stack = np.random.default_rng(3).random((3, 40, 40)).astype(np.float32)
+    stack[1, 3, 3] = np.inf
+    with pytest.raises(ArrayError, match="NaN/Inf"):
+        denoiser.denoise(stack, pixel_size_nm=0.02)
+
+
+def test_a_noise_model_given_to_a_model_that_cannot_read_it_is_reported():
+    with pytest.warns(UserWarning, match="does not read a noise level"):
+        Denoiser("gaussian-2d").denoise(np.ones((16, 16), np.float32),
+                                        noise=level_from_model(HRTEMNoise()))

@@ -213,7 +213,7 @@ def test_shape_recorded_in_provenance_is_checked(tmp_path):
 
 def test_frame_budget_default_and_override(monkeypatch):
     monkeypatch.delenv(headers.BUDGET_VARIABLE, raising=False)
-    monkeypatch.setattr("tem_denoise.memory.available_bytes", lambda: 8 << 30)
+    monkeypatch.setattr("tem_denoise.io.headers.available_bytes", lambda: 8 << 30)
     assert headers.frame_budget() == 2 << 30
     monkeypatch.setenv(headers.BUDGET_VARIABLE, "1e6")
     assert headers.frame_budget() == 1_000_000

@@ -95,5 +95,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return _run(args)
     finally:
-        if in_main_thread:
+        if in_main_thread and previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tem_denoise.arrays import as_float32
 from tem_denoise.physics.noise_level import POISSON, NoiseLevel, estimate_level, local_mean, sigma_map
 from tem_denoise.sampling import factor_for, noise_gain, to_native, to_working, working_shape
 
@@ -208,7 +209,7 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float, level: N
     are Poisson; otherwise the level is estimated from a sample of frames
     (:func:`~tem_denoise.physics.noise_level.estimate_level`).
     """
-    frames = [np.asarray(f, dtype=np.float32) for f in sample_frames(stack, 4)]
+    frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
     if level is None:
         level = POISSON if counts else estimate_level(frames)
     low, span = restore_scale(frames)

@@ -331,6 +331,9 @@ class Denoiser:
         """
         card = self.card
         if card.adapter != "restore":
+            if noise is not None:
+                warnings.warn(f"{card.name} does not read a noise level; the calibrated noise model is not used "
+                              "(restoration models, e.g. restore-hrtem, use it)", stacklevel=3)
             return fit_adapter(card.adapter, stack, card.adapter_percentiles)
         from tem_denoise.engine.counting import looks_like_counts
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.io.headers import check_before_reading, check_data_size, check_dm_image, require_frame
+from tem_denoise.io.headers import check_before_reading, check_data_size, check_dm_image, refuse_large_frame
 from tem_denoise.io.modality import guess_modality
 from tem_denoise.io.stack import SPATIAL_LABELS, STACK_LABELS, ReadError, Stack
 from tem_denoise.io.tiff import complete_calibration
@@ -166,7 +166,7 @@ def _check_declared(signal: dict, path: Path, fmt: Format) -> None:
         check_data_size(path, data.shape, data.dtype, path.stat().st_size)
     if fmt.name == "Gatan Digital Micrograph":
         check_dm_image(path, signal.get("original_metadata") or {}, data.shape, data.dtype)
-    require_frame(path, "the data", data.shape[-2:], data.dtype)
+    refuse_large_frame(path, "the data", data.shape[-2:], data.dtype)
 
 
 def signal_to_stack(signal: dict, path: Path, fmt: Format) -> Stack:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise.io.stack import ReadError
+from tem_denoise.memory import available_bytes, format_bytes
 
 BUDGET_VARIABLE = "TEM_DENOISE_MAX_FRAME_BYTES"
 BUDGET_SHARE = 0.25  # of the memory available for work: processing holds several copies
@@ -66,20 +67,10 @@ def frame_budget() -> int:
         except ValueError:
             warnings.warn(f"{BUDGET_VARIABLE}={value!r} is not a number of bytes; ignored.",
                           MetadataWarning, stacklevel=2)
-    from tem_denoise.memory import available_bytes
-
     return int(available_bytes() * BUDGET_SHARE)
 
 
-def _size(nbytes: float) -> str:
-    """Bytes in B, KiB, MiB or GiB for messages."""
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if nbytes >= 1 << shift:
-            return f"{nbytes / (1 << shift):.1f} {unit}"
-    return f"{int(nbytes)} B"
-
-
-def require_frame(path: Path, what: str, shape: tuple[int, ...], dtype: np.dtype,
+def refuse_large_frame(path: Path, what: str, shape: tuple[int, ...], dtype: np.dtype,
                   budget: int | None = None) -> None:
     """Refuse a frame of ``shape`` and ``dtype`` larger than ``budget`` bytes (default
     :func:`frame_budget`, which reads the available memory: pass it when checking many frames)."""
@@ -91,7 +82,7 @@ def require_frame(path: Path, what: str, shape: tuple[int, ...], dtype: np.dtype
             "a quarter of the available memory")
         raise ReadError(
             f"'{path}': {what} declares frames of {dims} {np.dtype(dtype).name} "
-            f"({_size(nbytes)} each), more than the reading budget of {_size(budget)} ({origin}). "
+            f"({format_bytes(nbytes)} each), more than the reading budget of {format_bytes(budget)} ({origin}). "
             f"If the header is right, free memory or set {BUDGET_VARIABLE} to a larger number "
             "of bytes; otherwise the header is damaged."
         )
@@ -102,7 +93,7 @@ def require_within(path: Path, what: str, end: int, size: int) -> None:
     if end > size:
         raise ReadError(
             f"'{path}' is incomplete: {what} ends at byte {end:,} but the file has only "
-            f"{size:,} bytes ({_size(end - size)} missing). The file is truncated (an "
+            f"{size:,} bytes ({format_bytes(end - size)} missing). The file is truncated (an "
             "interrupted copy or acquisition) or its header is damaged; copy it again."
         )
 
@@ -190,7 +181,7 @@ def _check_mrc(path: Path, size: int) -> None:
     dtype = np.dtype(MRC_MODES[mode])
     end = 1024 + extended + nx * ny * nz * dtype.itemsize
     require_within(path, f"the MRC data ({nz} frames of {ny} x {nx} {dtype.name})", end, size)
-    require_frame(path, "the MRC header", (ny, nx), dtype)
+    refuse_large_frame(path, "the MRC header", (ny, nx), dtype)
     if size > end:
         warnings.warn(
             f"'{path}' has {size - end:,} bytes after the {nz} frames of {ny} x {nx} "
@@ -411,7 +402,7 @@ def _check_ser(path: Path, size: int) -> None:
             handle, int(offsets[0]), int(header["data_type"]) == SER_SPECTRUM_ID, path)
     require_within(path, f"the last of {valid} SER data elements", int(offsets.max()) + element_bytes, size)
     declared = math.prod(dims) if dims else valid
-    require_frame(path, f"the SER series ({max(declared, valid)} elements, read at once)",
+    refuse_large_frame(path, f"the SER series ({max(declared, valid)} elements, read at once)",
                   (max(declared, valid), *frame_shape), dtype)
     if valid < declared:
         warnings.warn(
@@ -451,7 +442,7 @@ def _check_emi(path: Path, size: int) -> None:
     """An .emi is metadata read whole: refuse a huge one; check the .ser files read with it."""
     if size > EMI_LIMIT:
         raise ReadError(
-            f"'{path}' is {_size(size)}, but a TIA .emi file holds only metadata (usually under "
+            f"'{path}' is {format_bytes(size)}, but a TIA .emi file holds only metadata (usually under "
             f"1 MiB) and is read whole; it is damaged or not an .emi. Open the _1.ser file beside it."
         )
     for series in sorted(path.parent.glob(f"{glob.escape(path.stem)}_[0-9].ser")):
@@ -495,7 +486,11 @@ def _check_hdf5(path: Path, size: int) -> None:
             f"'{path}': the HDF5 library failed while parsing the file's metadata (exit status "
             f"{done.returncode}); the file is damaged. {done.stderr.strip()[-200:]}"
         )
-    report = json.loads(lines[-1])
+    try:
+        report = json.loads(lines[-1])
+    except ValueError as exc:
+        raise ReadError(f"'{path}': the HDF5 metadata check gave no readable answer ({lines[-1][:80]!r}); "
+                        "the file may be damaged.") from exc
     if "refused" in report:
         raise ReadError(report["refused"])
     if "failed" in report:
@@ -573,13 +568,13 @@ def _check_dataset(path: Path, dataset, size: int) -> None:
     if declared == 0 or dataset.external:
         return
     what = f"dataset '{dataset.name}' (shape {shape})"
-    require_frame(path, what, tuple(sorted(shape)[-2:]), dataset.dtype)
+    refuse_large_frame(path, what, tuple(sorted(shape)[-2:]), dataset.dtype)
     layout = dataset.id.get_create_plist().get_layout()
     missing = None
     if layout == h5py.h5d.CONTIGUOUS:
         offset, stored = dataset.id.get_offset(), dataset.id.get_storage_size()
         if offset is None or stored < declared:
-            missing = f"only {_size(stored)} of its {_size(declared)} of pixel data stored"
+            missing = f"only {format_bytes(stored)} of its {format_bytes(declared)} of pixel data stored"
         else:
             require_within(path, what, offset + declared, size)
     elif layout == h5py.h5d.CHUNKED:
@@ -591,8 +586,8 @@ def _check_dataset(path: Path, dataset, size: int) -> None:
         return
     if declared > size:
         raise ReadError(
-            f"'{path}' is incomplete: {what} declares {_size(declared)} of pixels, more than the "
-            f"whole file ({_size(size)}), and has {missing}. The file is truncated or its header "
+            f"'{path}' is incomplete: {what} declares {format_bytes(declared)} of pixels, more than the "
+            f"whole file ({format_bytes(size)}), and has {missing}. The file is truncated or its header "
             "is damaged; copy it again."
         )
     warnings.warn(f"'{path}': {what} has {missing}; the missing part reads as zeros.",
@@ -702,7 +697,7 @@ def _check_tiff_page(path: Path, page, index: int, size: int, budget: int) -> No
     if page.dtype is None or not page.shape:
         return
     what = f"TIFF page {index}"
-    require_frame(path, what, tuple(page.shape), page.dtype, budget)
+    refuse_large_frame(path, what, tuple(page.shape), page.dtype, budget)
     ends = [o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=True) if c]
     if ends:
         require_within(path, f"the pixel data of {what}", max(ends), size)
@@ -744,6 +739,6 @@ def check_data_size(path: Path, shape: tuple[int, ...], dtype: np.dtype, size: i
     if nbytes > size:
         raise ReadError(
             f"'{path}' is incomplete: its header declares {' x '.join(map(str, shape))} "
-            f"{np.dtype(dtype).name} values ({_size(nbytes)}) but the whole file has only "
-            f"{_size(size)}. The file is truncated or its header is damaged; copy it again."
+            f"{np.dtype(dtype).name} values ({format_bytes(nbytes)}) but the whole file has only "
+            f"{format_bytes(size)}. The file is truncated or its header is damaged; copy it again."
         )

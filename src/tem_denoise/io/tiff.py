@@ -242,7 +242,10 @@ def _frames(stack: Stack, dtype: np.dtype):
 
 
 def write_tiff(stack: Stack, path: str | Path, provenance: dict) -> Path:
-    """Write ``stack`` as an ImageJ-compatible TIFF, frame by frame.
+    """Write ``stack`` as an ImageJ-compatible TIFF, frame by frame, straight to ``path``.
+
+    Use :func:`tem_denoise.io.write`, which refuses an input as output and writes atomically;
+    this is its low-level part.
 
     uint8, uint16 and float32 data are written as they are; other dtypes become float32
     (ImageJ supports no others). The pixel size in nm goes into the resolution tags and

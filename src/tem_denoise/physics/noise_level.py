@@ -123,6 +123,12 @@ def _binned_variance(frame: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarr
     return np.array(centres), np.array(variances), np.array(counts, dtype=np.float64)
 
 
+def _overall_variance(frames: list[np.ndarray]) -> float:
+    """Robust noise variance of the second-difference residual over all pixels of small frames."""
+    residual = np.concatenate([ndimage.convolve(f, IMMERKAER, mode="reflect").ravel() for f in frames])
+    return float((1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2)
+
+
 def estimate_level(frames: np.ndarray | list, bins: int = 16) -> NoiseLevel:
     """Fit ``variance = gain * intensity + offset`` to one frame or several (y, x) frames.
 
@@ -139,6 +145,8 @@ def estimate_level(frames: np.ndarray | list, bins: int = 16) -> NoiseLevel:
     if not parts:
         raise ValueError("frames of at least 16 x 16 px are needed to estimate the noise level")
     mean, variance, weight = (np.concatenate(p) for p in zip(*parts))
+    if len(mean) == 0:
+        return NoiseLevel(0.0, _overall_variance(stacked), "estimated from the data")
     if len(mean) < 2 or np.ptp(mean) <= 0:
         return NoiseLevel(0.0, float(np.average(variance, weights=weight)), "estimated from the data")
     gain, offset = np.polyfit(mean, variance, 1, w=np.sqrt(weight))
