@@ -213,9 +213,11 @@ def _denoised_sample(sample: str, layer: str) -> napari.Viewer:
 
 
 def denoise_dock() -> None:
-    """The Denoise dock after denoising the sample movie with the default HRTEM model, side by side."""
+    """The Denoise dock after restoring the sample movie with the default HRTEM model: noisy,
+    restored and clean side by side."""
     viewer = _denoised_sample("hrtem_series", "HRTEM nucleation (noisy)")
-    viewer.layers["HRTEM nucleation (atom map)"].visible = True
+    viewer.layers.remove("HRTEM nucleation (atom map)")
+    viewer.layers["HRTEM nucleation (clean)"].visible = True
     _save_side_by_side(viewer, "denoise_dock.png")
 
 

@@ -82,16 +82,18 @@ def earlier_runs(name: str, model) -> tuple[int, list]:
     return int(card.training["steps"]), list(card.training.get("runs", []))
 
 
-def train(name: str, minutes: float | None, checkpoint_minutes: float, resume: bool, steps: int | None) -> None:
+def train(name: str, minutes: float | None, checkpoint_minutes: float, resume: bool, steps: int | None,
+          loss: str | None = None) -> None:
     config = MODELS[name]
     config.max_minutes = minutes
     config.steps = steps or config.steps
+    config.loss = loss or config.loss
     model = build_model(card_for(name, config, {}))
     start_step, runs = earlier_runs(name, model) if resume else (0, [])
     spec = FORMATION[config.modality]
     base = {
         "command": f"python scripts/train_restore.py {name}" + (" --resume" if resume else "")
-                   + (f" --steps {steps}" if steps else ""),
+                   + (f" --steps {steps}" if steps else "") + (f" --loss {loss}" if loss else ""),
         "config": asdict(config),
         "data": {"source": f"tem_denoise.physics.formation.restore_pair(SPECS[{config.modality!r}])",
                  "pixel_range_nm": list(spec.pixel_range_nm), "dose_range_e_per_px": list(spec.dose_range)},
@@ -126,11 +128,12 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, help="wall-clock budget of this run, per model")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0)
     parser.add_argument("--resume", action="store_true", help="continue from the bundled checkpoint")
+    parser.add_argument("--loss", choices=["noise-weighted", "log-mse"], help="loss (default: the model's)")
     parser.add_argument("--steps", type=int, help="total steps of the cosine schedule (default: the model's); "
                                                    "with --resume, more than the checkpoint's to train further")
     args = parser.parse_args(argv)
     for name in args.names:
-        train(name, args.minutes, args.checkpoint_minutes, args.resume, args.steps)
+        train(name, args.minutes, args.checkpoint_minutes, args.resume, args.steps, args.loss)
     return 0
 
 

@@ -6,7 +6,8 @@ inference (down-sampling to the working sampling, noise map, scale), so the mode
 the engine will give it. Half of the noise maps come from the exact simulated noise law (what
 a calibration measures), half from the estimate made from the noisy frame itself (what the
 engine does when the user has not calibrated). The loss is the mean squared error in units
-of each frame's noise variance, so every dose counts about the same in dB.
+of each frame's noise variance, or the mean log squared error, so that every dose counts about
+the same in dB.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class RestoreConfig:
         Adam learning rate, start and end of the cosine.
     estimated_fraction : float
         Share of noise maps estimated from the noisy frame instead of the exact law.
+    loss : {"noise-weighted", "log-mse"}
+        Per-frame squared error in units of the frame's noise variance, averaged; or the mean
+        of the log of each frame's squared error (every frame's relative improvement counts
+        the same, as in dB; it cannot be dominated by a few high-dose frames).
     seed : int
         Seed of the data and of torch.
     max_minutes : float or None
@@ -58,6 +63,7 @@ class RestoreConfig:
     lr: float = 1e-3
     lr_min: float = 2e-5
     estimated_fraction: float = 0.5
+    loss: str = "noise-weighted"
     seed: int = 0
     max_minutes: float | None = None
 
@@ -125,7 +131,7 @@ def iter_train_restore(model, config: RestoreConfig, start_step: int = 0,
         inputs, targets, weights = (torch.from_numpy(a).to(device) for a in training_batch(config, rng))
         optimiser.zero_grad()
         error = ((model(inputs) - targets) ** 2).mean(dim=(1, 2, 3))
-        loss = (error * weights).mean()
+        loss = torch.log(error + 1e-8).mean() if config.loss == "log-mse" else (error * weights).mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
