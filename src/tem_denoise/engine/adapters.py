@@ -201,16 +201,19 @@ def restore_scale(frames: list) -> tuple[float, float]:
     return low, span if span > 0 else max(abs(low), 1.0) * 1e-3
 
 
-def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float, level: NoiseLevel | None = None,
-                        counts: bool = False) -> RestoreAdapter:
+def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
+                        level: NoiseLevel | None = None) -> RestoreAdapter:
     """A :class:`RestoreAdapter` for ``stack`` (``(y, x)`` or ``(t, y, x)``).
 
-    ``level`` is the calibrated noise level when the user has one; raw electron ``counts``
-    are Poisson; otherwise the level is estimated from a sample of frames
+    ``level`` is the calibrated noise level when the user has one; otherwise, from one sample
+    of frames (read once), Poisson when they are raw electron counts
+    (:func:`~tem_denoise.engine.counting.looks_like_counts`), else estimated
     (:func:`~tem_denoise.physics.noise_level.estimate_level`).
     """
+    from tem_denoise.engine.counting import looks_like_counts  # counting imports this module
+
     frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
     if level is None:
-        level = POISSON if counts else estimate_level(frames)
+        level = POISSON if looks_like_counts(np.stack(frames)) else estimate_level(frames)
     low, span = restore_scale(frames)
     return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape))

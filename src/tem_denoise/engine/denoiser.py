@@ -335,11 +335,8 @@ class Denoiser:
                 warnings.warn(f"{card.name} does not read a noise level; the calibrated noise model is not used "
                               "(restoration models, e.g. restore-hrtem, use it)", stacklevel=3)
             return fit_adapter(card.adapter, stack, card.adapter_percentiles)
-        from tem_denoise.engine.counting import looks_like_counts
-
         pixel = checked_sampling(card, pixel_size_nm)
-        counts = noise is None and looks_like_counts(stack)
-        return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise, counts=counts)
+        return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise)
 
     def iter_denoise(self, stack, out=None, adapter=None, pixel_size_nm: float | None = None,
                      noise=None) -> Generator[Progress, None, np.ndarray]:
