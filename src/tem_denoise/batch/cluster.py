@@ -55,15 +55,14 @@ def local_size(device: str, workers: int | None = None) -> LocalSize:
     return LocalSize(workers, max(1, cores // workers), gpus)
 
 
-def _jobqueue_cluster(kind: str, workers: int | None):
+def jobqueue_cluster(kind: str):
+    """A dask-jobqueue ``SLURMCluster`` or ``PBSCluster`` (no job submitted yet), configured by
+    ``jobqueue.slurm`` / ``jobqueue.pbs`` in dask's configuration."""
     try:
         import dask_jobqueue
     except ImportError:
         raise ValueError(f"--cluster {kind} needs dask-jobqueue: pip install 'napari-tem-denoise[hpc]'") from None
-    cluster_class = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
-    cluster = cluster_class()
-    cluster.scale(jobs=workers or 1)
-    return cluster
+    return {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]()
 
 
 @contextlib.contextmanager
@@ -89,7 +88,8 @@ def open_client(job: BatchJob, processes: bool = True, dashboard: str | None = "
             cluster, torch_threads = None, None
             client = Client(job.scheduler, set_as_default=False)
         elif job.cluster != "local":
-            cluster, torch_threads = _jobqueue_cluster(job.cluster, job.workers), None
+            cluster, torch_threads = jobqueue_cluster(job.cluster), None
+            cluster.scale(jobs=job.workers or 1)
             client = Client(cluster, set_as_default=False)
         else:
             size = local_size(job.device, job.workers)

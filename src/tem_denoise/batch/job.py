@@ -141,7 +141,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ValueError(f"'{path}' is not valid YAML: {exc}") from None
     if not isinstance(options, dict):
-        raise ValueError(f"'{path}' must hold a mapping of options (inputs: ..., output: ...)")
+        raise ValueError(f"'{path}' must hold a mapping of options (inputs: ..., output: ...)")  # noqa: TRY004 - bad input: exit 2
     unknown = sorted(set(options) - set(_fields()))
     if unknown:
         raise ValueError(f"'{path}': unknown option(s) {', '.join(unknown)}; known: {', '.join(_fields())}")

@@ -154,7 +154,7 @@ def read(target: str | Path) -> io.Stack:
         group = zarr.open_group(target, mode="r")
         image = group.attrs["ome"]["multiscales"][0]
         data = da.from_zarr(group[ARRAY])
-    except Exception as exc:  # noqa: BLE001 - every failure to open is a ReadError
+    except Exception as exc:
         raise io.ReadError(f"Could not read '{target}' as an OME-Zarr image ({type(exc).__name__}: {exc}).") from exc
     units = {v: k for k, v in NGFF_UNITS.items()}
     transforms = {t["type"]: t for t in image["datasets"][0]["coordinateTransformations"]}

@@ -17,6 +17,7 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, SpinBox
 from tem_denoise.engine.counting import default_model_for
 from tem_denoise.models.card import MODALITIES, OUTPUT_KIND_LABELS
 from tem_denoise.models.registry import available_models
+from tem_denoise.widgets.batch import BatchSender, dock_options
 from tem_denoise.widgets.glue import add_derived_image, derived_metadata, image_layer_choices
 from tem_denoise.widgets.layer_geometry import frame_index, pixel_size_nm, plane_calibration
 from tem_denoise.widgets.plot_canvas import wrap_text
@@ -63,8 +64,9 @@ class DenoiseWidget(Container):
         self.tile = SpinBox(label="tile (px, 0 = model default)", value=0, min=0, max=8192, step=32)
         self.preview = JobRunner("Preview current frame")
         self.run = JobRunner("Denoise stack")
+        self.batch = BatchSender(lambda: dock_options(self))
         super().__init__(widgets=[self.layer, self.modality, self.model, self.about, self.noise, self.device,
-                                  self.tile, self.preview, self.run])
+                                  self.tile, self.preview, self.run, self.batch])
         self.preview.bind(self._preview_job, self._show_preview)
         self.run.bind(self._stack_job, self._show_stack)
         self.layer.changed.connect(self._pick_default_model)
