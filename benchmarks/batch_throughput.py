@@ -54,7 +54,15 @@ def write_stack(path: Path, frames: int, size: int) -> Path:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process in MiB (run on each worker)."""
+    """Peak resident memory of this process in MiB (run on each worker): ``VmHWM`` on Linux, which
+    a new program starts afresh (``ru_maxrss`` carries the parent's peak across fork and exec)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -14,6 +14,7 @@ from tem_denoise.batch import BatchJob, zarr_store
 from tem_denoise.batch.cluster import open_client
 from tem_denoise.batch.inputs import expand_inputs, output_bases
 from tem_denoise.batch.run import MANIFEST, run_batch
+from tem_denoise.batch.units import PLUGIN
 from tem_denoise.cli import main
 
 
@@ -57,6 +58,8 @@ def test_a_folder_of_small_stacks_becomes_calibrated_tiffs_and_a_rerun_skips_the
         assert result.pixel_size == pytest.approx(0.021, rel=1e-6) and result.frame_interval == pytest.approx(0.05)
         written = io.read_provenance(out)
         assert written["model"] == "gaussian-3d" and written["batch"]["model"] == "gaussian-3d"
+    loaded = client.run(lambda dask_worker: dask_worker.plugins[PLUGIN].loaded().count("gaussian-3d"))
+    assert sorted(loaded.values()) in ([1, 1], [0, 1])  # once per worker, not once per file or unit
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     assert manifest["run"]["done"] == 3
     assert {f["output"] for f in manifest["files"]} == {str(tmp_path / "out" / f"movie{s}_denoised.tif") for s in range(3)}
@@ -144,3 +147,15 @@ def test_batch_command_on_an_existing_scheduler_then_resumed(client, tmp_path, c
     (out / "m1_denoised.tif").unlink()
     assert main(command) == 0
     assert "done 1, skipped 1 (complete from an earlier run), failed 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("output_format", ["tiff", "zarr"])
+def test_a_single_image_in_either_format(client, tmp_path, output_format):
+    image = io.Stack.from_array(_stack(1, 5).data[0], pixel_size=0.03, name="image")
+    source = io.write(image, tmp_path / "image.tif")
+    record = _run(client, tmp_path, [source], model="gaussian-2d", format=output_format)[str(source)]
+    assert record.status == "done", record.error
+    result = zarr_store.read(record.output) if output_format == "zarr" else io.read(record.output)
+    assert result.shape == (48, 40) and result.pixel_size == pytest.approx(0.03, rel=1e-6)
+    np.testing.assert_allclose(np.asarray(result.data), _single_process(tmp_path, source, "gaussian-2d"),
+                               rtol=1e-6, atol=1e-5)

@@ -130,6 +130,11 @@ class ModelCache(WorkerPlugin):
                 self._denoisers[key] = Denoiser(model, device=self._device(device), tile=tile)
             return self._denoisers[key]
 
+    def loaded(self) -> list[str]:
+        """Names of the models loaded on this worker, one entry per worker thread that uses each."""
+        with self._lock:
+            return [key[0] for key in self._denoisers]
+
     def _device(self, device: str) -> str:
         """``auto`` on a machine with several GPUs: local worker N gets GPU N modulo the count."""
         if device != "auto" or not isinstance(self.worker_name, int):
