@@ -22,7 +22,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402
-
 from tem_denoise.models.card import read_card, write_card  # noqa: E402
 from tem_denoise.models.registry import BUNDLED_DIR  # noqa: E402
 
