@@ -29,7 +29,7 @@ from tem_denoise.arrays import as_float32, check_image
 MAX_PAIRS = 16
 BLOCK_PX = 32
 BACKGROUND_SIGMA_PX = 6.0
-THRESHOLD = 0.1
+THRESHOLD = 0.15
 """Normalised correlation below which the noise counts as uncorrelated at a lag."""
 
 
@@ -106,7 +106,7 @@ def _autocorrelation(noise: list[np.ndarray], max_lag: int) -> np.ndarray:
 def _integer_shift(reference: np.ndarray, moving: np.ndarray) -> tuple[int, int]:
     smooth = [ndimage.gaussian_filter(f, 1.0) for f in (reference, moving)]
     shift, _, _ = phase_cross_correlation(*smooth, upsample_factor=1, normalization=None)
-    return int(round(shift[0])), int(round(shift[1]))
+    return round(shift[0]), round(shift[1])
 
 
 def _overlap(a: np.ndarray, b: np.ndarray, shift: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

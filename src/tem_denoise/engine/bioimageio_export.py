@@ -90,7 +90,7 @@ def _describe(card: ModelCard, folder: Path, channels: int, size: int | None, al
     weights = spec.WeightsDescr(torchscript=spec.TorchscriptWeightsDescr(
         source=folder / "weights_torchscript.pt", pytorch_version=spec.Version(torch_version.split("+")[0])))
     return spec.ModelDescr(
-        name=card.name, description=(card.description or card.summary())[:1000],
+        name=f"tem-denoise {card.name}", description=(card.description or card.summary())[:1000],
         authors=[spec.Author(name="napari-tem-denoise")], cite=[spec.CiteEntry(
             text="napari-tem-denoise: denoising low-dose HRTEM/STEM images",
             url="https://github.com/napari/napari")],
@@ -122,9 +122,11 @@ def export_bioimageio(card: ModelCard, path: str | Path) -> Path:
     x = test_input(card, channels, size or TEST_SIZE)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed or aligned (see above)
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")  # what BioImage.IO runs
         traced = torch.jit.trace(model, torch.from_numpy(preprocess(card, x)), check_trace=False)
         y = traced(torch.from_numpy(preprocess(card, x))).numpy()
-    with tempfile.TemporaryDirectory(prefix="tem-denoise-bioimageio-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="tem-denoise-bioimageio-") as scratch, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # bioimageio.spec leaves files it hashed open
         folder = Path(scratch)
         traced.save(str(folder / "weights_torchscript.pt"))
         np.save(folder / "test_input.npy", x)

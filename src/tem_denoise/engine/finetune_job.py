@@ -115,30 +115,34 @@ def iter_job(spec: dict, python: str = sys.executable) -> Generator[dict, None, 
     with tempfile.TemporaryDirectory(prefix="tem-denoise-job-") as scratch:
         spec_path = Path(scratch) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        log = open(Path(scratch) / "stderr.log", "w+", encoding="utf-8")
-        process = subprocess.Popen([python, "-m", "tem_denoise.engine.finetune_job", str(spec_path)],
-                                   stdout=subprocess.PIPE, stderr=log, text=True)
-        last = {}
-        try:
-            for line in process.stdout:
-                last = json.loads(line)
-                yield last
-            process.wait()
-            if not last or last["event"] == "step":
-                log.seek(0)
-                tail = log.read().strip().splitlines()[-1:] or ["no output"]
-                last = {"event": "error", "message": f"the fine-tuning process ended unexpectedly: {tail[0]}"}
-            return last
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            process.stdout.close()
-            log.close()
+        with open(Path(scratch) / "stderr.log", "w+", encoding="utf-8") as log:
+            return (yield from _follow(spec_path, log, python))
+
+
+def _follow(spec_path: Path, log: TextIO, python: str) -> Generator[dict, None, dict]:
+    """Start the child on ``spec_path`` (its stderr to ``log``), yield its records, stop it on close."""
+    process = subprocess.Popen([python, "-m", "tem_denoise.engine.finetune_job", str(spec_path)],
+                               stdout=subprocess.PIPE, stderr=log, text=True)
+    last: dict = {}
+    try:
+        for line in process.stdout:
+            last = json.loads(line)
+            yield last
+        process.wait()
+        if not last or last["event"] == "step":
+            log.seek(0)
+            tail = log.read().strip().splitlines()[-1:] or ["no output"]
+            last = {"event": "error", "message": f"the fine-tuning process ended unexpectedly: {tail[0]}"}
+        return last
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stdout.close()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.engine.tuning import MODES, Trainer, Tuned, TuneConfig, TuneStep, check_name_free, iter_tune
+from tem_denoise.engine.tuning import (
+    MODES,
+    Trainer,
+    TuneConfig,
+    Tuned,
+    TuneStep,
+    check_name_free,
+    iter_tune,
+)
 
 TRAINERS = {
     "blind-spot": "tem_denoise.engine.tune_blindspot:BlindSpotTrainer",

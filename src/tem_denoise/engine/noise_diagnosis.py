@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tem_denoise.analysis.noise_correlation import NoiseCorrelation, noise_autocorrelation
+from tem_denoise.analysis.noise_correlation import (
+    NoiseCorrelation,
+    noise_autocorrelation,
+)
 
 MIN_PAIR_FRAMES = 4
 """Frames the frame-pair mode needs: a 3-frame input window and a target two frames away."""
@@ -60,7 +63,7 @@ class NoiseDiagnosis:
         """Lines for a terminal or a dock: the measurement and the recommendation."""
         c = self.correlation
         table = "\n".join(
-            "    dy=%+d  " % dy + "  ".join(f"{c.at(dy, dx):+.2f}" for dx in range(-2, 3)) for dy in range(-2, 3))
+            f"    dy={dy:+d}  " + "  ".join(f"{c.at(dy, dx):+.2f}" for dx in range(-2, 3)) for dy in range(-2, 3))
         streaks = f"; whole {self.streaks} correlated (readout offsets)" if self.streaks else ""
         return (f"noise measured from {c.source} ({c.samples} px)\n"
                 f"  nearest-neighbour correlation {self.neighbour:.2f}, correlation length "

@@ -15,7 +15,14 @@ from dataclasses import replace
 import numpy as np
 
 from tem_denoise.engine.temporal import window_indices
-from tem_denoise.engine.tuning import Trainer, TuneConfig, as_frames, crop_corners, crop_windows, split_rows
+from tem_denoise.engine.tuning import (
+    Trainer,
+    TuneConfig,
+    as_frames,
+    crop_corners,
+    crop_windows,
+    split_rows,
+)
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.registry import build_model, get_card, load_model
 

@@ -104,7 +104,7 @@ class CalibratedTrainer(Trainer):
         """``count`` clean specimen images on the data's grid, in the data's intensity range."""
         from tem_denoise.physics.formation import SPECS, restore_pair
 
-        native = int(math.ceil(self.size * self.factor)) + 2
+        native = math.ceil(self.size * self.factor) + 2
         spec = SPECS[self.spec_modality]
         return [scaled_clean(restore_pair(spec, (native, native), rng, pixel_nm=self.config.pixel_size_nm).clean,
                              self.low, self.span) for _ in range(count)]

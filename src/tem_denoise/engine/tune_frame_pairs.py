@@ -16,7 +16,15 @@ import numpy as np
 
 from tem_denoise.engine.noise_diagnosis import MIN_PAIR_FRAMES
 from tem_denoise.engine.temporal import window_indices
-from tem_denoise.engine.tuning import Trainer, TuneConfig, as_frames, augment, crop_corners, crop_windows, split_rows
+from tem_denoise.engine.tuning import (
+    Trainer,
+    TuneConfig,
+    as_frames,
+    augment,
+    crop_corners,
+    crop_windows,
+    split_rows,
+)
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.registry import build_model, get_card, load_model
 

@@ -24,7 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tem_denoise.engine.tuning import Trainer, TuneConfig, as_frames, augment, crop_corners, split_rows
+from tem_denoise.engine.tuning import (
+    Trainer,
+    TuneConfig,
+    as_frames,
+    augment,
+    crop_corners,
+    split_rows,
+)
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.registry import build_model, get_card, load_model
 

@@ -440,7 +440,7 @@ def save_user_model(run_dir: str | Path, folder: str | Path | None = None) -> Mo
 def split_rows(height: int, val_fraction: float, crop: int) -> tuple[slice, slice]:
     """Training and validation rows of a frame: the bottom ``val_fraction`` (at least 16 rows)
     is held out; the training part keeps at least ``min(crop, 16)`` rows."""
-    val_rows = max(16, int(round(height * val_fraction)))
+    val_rows = max(16, round(height * val_fraction))
     if height - val_rows < 16:
         raise ValueError(f"frames of {height} rows are too small to hold out validation rows; "
                          "fine-tuning needs frames of at least 32 x 32 px")
