@@ -36,8 +36,7 @@ def tiny(mode: str, name: str, **kwargs) -> TuneConfig:
 def test_each_mode_saves_a_model_the_engine_loads(tmp_path, mode, settings):
     movie = lattice_movie()
     steps = []
-    tuned = run_to_end(iter_finetune_mode(movie, tiny(mode, f"my-{mode}", **settings), folder=tmp_path),
-                       steps.append)
+    run_to_end(iter_finetune_mode(movie, tiny(mode, f"my-{mode}", **settings), folder=tmp_path), steps.append)
     assert [s.step for s in steps] == list(range(1, len(steps) + 1))
     assert all(s.val_loss is not None for s in steps if s.step % tiny(mode, "x", **settings).val_every == 0)
     card = available_models([tmp_path])[f"my-{mode}"]

@@ -30,6 +30,15 @@ from tem_denoise.outputs import atomic_path
 
 TEST_SIZE = 64
 FIXED_SIZE = 256
+CITATIONS = {  # family -> (text, public code of the method's paper)
+    "blindspot": ("Self-supervised blind-spot denoising of low-SNR HRTEM time series (WCID/WCVD)",
+                  "https://github.com/CFN-ETEM/HRTEM_denoising_model"),
+    "scgn": ("Statistical characteristic-guided denoising network (SCGN) for HRTEM", "https://github.com/HeasonLee/SCGN"),
+    "sfin": ("Noise calibration and spatial-frequency interactive network (SFIN) for STEM",
+             "https://github.com/HeasonLee/SFIN"),
+    "unet": ("Ronneberger, Fischer and Brox, U-Net: convolutional networks for biomedical image segmentation, "
+             "MICCAI 2015", "https://doi.org/10.1007/978-3-319-24574-4_28"),
+}
 """Frame edge (px) of networks whose whole-frame FFT low-pass is traced for one size (blind-spot nets)."""
 
 
@@ -82,19 +91,20 @@ def _describe(card: ModelCard, folder: Path, channels: int, size: int | None, al
         axes=[spec.BatchAxis(), spec.ChannelAxis(channel_names=_channel_names(card, channels)), *space],
         test_tensor=spec.FileDescr(source=folder / "test_input.npy"), preprocessing=_preprocessing(card))
     outputs = spec.OutputTensorDescr(
-        id="output", description=card.output_kind + " (on the input's 0..255 scale)" * (card.adapter == "percentile-255"),
+        id="output",
+        description=card.output_kind + " (on the input's 0..255 scale)" * (card.adapter == "percentile-255"),
         axes=[spec.BatchAxis(), spec.ChannelAxis(channel_names=[card.output_kind.replace("-", "_")]),
               *(spec.SpaceOutputAxis(id=axis, size=spec.SizeReference(tensor_id="input", axis_id=axis))
                 for axis in ("y", "x"))],
         test_tensor=spec.FileDescr(source=folder / "test_output.npy"))
     weights = spec.WeightsDescr(torchscript=spec.TorchscriptWeightsDescr(
         source=folder / "weights_torchscript.pt", pytorch_version=spec.Version(torch_version.split("+")[0])))
+    text, url = CITATIONS.get(card.family, CITATIONS["unet"])
     return spec.ModelDescr(
         name=f"tem-denoise {card.name}", description=(card.description or card.summary())[:1000],
-        authors=[spec.Author(name="napari-tem-denoise")], cite=[spec.CiteEntry(
-            text="napari-tem-denoise: denoising low-dose HRTEM/STEM images",
-            url="https://github.com/napari/napari")],
-        license="MIT", documentation=spec.FileDescr(source=folder / "README.md"), tags=["denoising", "electron-microscopy", "tem", "stem"],
+        authors=[spec.Author(name="napari-tem-denoise")], cite=[spec.CiteEntry(text=text, url=url)],
+        license="MIT", documentation=spec.FileDescr(source=folder / "README.md"),
+        tags=["denoising", "electron-microscopy", "tem", "stem"],
         inputs=[inputs], outputs=[outputs], weights=weights,
         config={"tem_denoise": {"card": card.to_dict()}})
 

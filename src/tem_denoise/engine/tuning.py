@@ -114,7 +114,8 @@ class TuneConfig:
             (0 < self.val_fraction < 0.5, f"val_fraction must be between 0 and 0.5; got {self.val_fraction}"),
             (self.val_every >= 1, f"val_every must be at least 1; got {self.val_every}"),
             (self.max_minutes is None or self.max_minutes > 0, f"max_minutes must be positive; got {self.max_minutes}"),
-            (self.blind_radius is None or self.blind_radius >= 0, f"blind_radius must be >= 0; got {self.blind_radius}"),
+            (self.blind_radius is None or self.blind_radius >= 0,
+             f"blind_radius must be >= 0; got {self.blind_radius}"),
         ]
         for ok, message in checks:
             if not ok:
