@@ -113,7 +113,8 @@ def main() -> None:
         print(f"wrote {source} ({source.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - began:.0f} s")
     results = [run(source, scratch / f"out_{n}", args.model, args.device, n, args.chunk_frames)
                for n in args.workers]
-    print(f"{args.model} on {args.device}, {args.frames} x {args.size}^2 uint16 -> OME-Zarr float32, {cpu_count()} cores "
+    print(f"{args.model} on {args.device}, {args.frames} x {args.size}^2 uint16 -> OME-Zarr float32, "
+          f"{cpu_count()} cores "
           f"({platform.processor() or platform.machine()}); load average {os.getloadavg()[1]:.1f} over the last 5 min "
           "(other processes on this machine slow the runs down)")
     print("| workers | units | seconds | frames/s | speed-up | peak RSS per worker (MiB) |")

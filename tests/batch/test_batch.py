@@ -62,7 +62,8 @@ def test_a_folder_of_small_stacks_becomes_calibrated_tiffs_and_a_rerun_skips_the
     assert sorted(loaded.values()) in ([1, 1], [0, 1])  # once per worker, not once per file or unit
     manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
     assert manifest["run"]["done"] == 3
-    assert {f["output"] for f in manifest["files"]} == {str(tmp_path / "out" / f"movie{s}_denoised.tif") for s in range(3)}
+    outputs = {str(tmp_path / "out" / f"movie{seed}_denoised.tif") for seed in range(3)}
+    assert {f["output"] for f in manifest["files"]} == outputs
     assert all(f["seconds"] > 0 and f["model"] == "gaussian-3d" for f in manifest["files"])
 
     again = _run(client, tmp_path, [folder], model="gaussian-3d")

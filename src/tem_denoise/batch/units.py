@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dask
 from distributed import WorkerPlugin, get_worker
@@ -81,6 +81,13 @@ class FilePlan:
     adapter: Any
     partial: str | None = None
     warnings: tuple[str, ...] = ()
+
+    @property
+    def store(self) -> Path:
+        """The hidden OME-Zarr store being written (OME-Zarr plans only)."""
+        if self.partial is None:
+            raise ValueError(f"'{self.target}' is not written as OME-Zarr")
+        return Path(self.partial)
 
 
 @dataclass(frozen=True)
@@ -145,22 +152,25 @@ class ModelCache(WorkerPlugin):
         return f"cuda:{self.worker_name % count}" if count > 1 else device
 
 
+_previous_showwarning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sink = getattr(_sink, "warnings", None)
+    if sink is None or not issubclass(category, UserWarning):
+        _previous_showwarning(message, category, filename, lineno, file, line)
+    else:
+        sink.append(str(message))
+
+
 def _route_warnings() -> None:
     """Send the user warnings raised while a unit runs (unreadable metadata, unknown pixel size)
     to that unit's record, thread by thread, each time they occur; once per process."""
-    if getattr(warnings.showwarning, "tem_denoise_batch", False):
+    global _previous_showwarning
+    if warnings.showwarning is _show_warning:
         return
-    previous = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        sink = getattr(_sink, "warnings", None)
-        if sink is None or not issubclass(category, UserWarning):
-            previous(message, category, filename, lineno, file, line)
-        else:
-            sink.append(str(message))
-
-    show.tem_denoise_batch = True
-    warnings.showwarning = show
+    _previous_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
     warnings.filterwarnings("always", category=UserWarning)
 
 
@@ -224,7 +234,7 @@ def reported(task: Callable) -> Callable:
 
 
 def _cache() -> ModelCache:
-    return get_worker().plugins[PLUGIN]
+    return cast(ModelCache, get_worker().plugins[PLUGIN])
 
 
 def _read(source: str, job: BatchJob) -> io.Stack:
@@ -266,6 +276,7 @@ def plan_file(source: str, base: str, job: BatchJob, noise, key: dict) -> FilePl
     kind = job.format if job.format != "auto" else ("zarr" if stack.n_frames > chunk else "tiff")
     target = output_path(Path(base), kind)
     window = denoiser.card.temporal_window
+    units: tuple[tuple[int, int], ...]
     if kind == "tiff" or not stack.is_stack:
         units = ((0, stack.n_frames),)
     else:
@@ -316,7 +327,7 @@ def denoise_chunk(plan: FilePlan, start: int, stop: int, job: BatchJob) -> UnitD
         lo, hi = max(0, start - radius), min(plan.n_frames, stop + radius)
         output = run_to_end(denoiser.iter_denoise(stack.data[lo:hi], adapter=plan.adapter))
         frames = output[start - lo:stop - lo]
-    zarr_store.write_unit(Path(plan.partial), start, stop, frames)
+    zarr_store.write_unit(plan.store, start, stop, frames)
     return UnitDone(plan.source, stop - start, time.perf_counter() - began)
 
 
@@ -324,5 +335,5 @@ def denoise_chunk(plan: FilePlan, start: int, stop: int, job: BatchJob) -> UnitD
 def finish_store(plan: FilePlan) -> UnitDone:
     """Rename the complete OME-Zarr store onto its target."""
     start = time.perf_counter()
-    target = zarr_store.finish(Path(plan.partial), Path(plan.target), len(plan.units))
+    target = zarr_store.finish(plan.store, Path(plan.target), len(plan.units))
     return UnitDone(plan.source, 0, time.perf_counter() - start, str(target))

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def prepare(target: Path, stack: io.Stack, record: dict) -> tuple[Path, set[tupl
     path = partial_path(target)
     if path.exists():
         try:
-            kept = zarr.open_group(path, mode="r").attrs.get(PROVENANCE_KEY)
+            kept = zarr.open_group(path, mode="r").attrs.asdict().get(PROVENANCE_KEY)
         except Exception:  # noqa: BLE001 - a damaged leftover store is rebuilt
             kept = None
         if kept == _normalised(record) and (path / DONE).is_dir():
@@ -139,9 +140,10 @@ def read_record(target: Path) -> dict | None:
     import zarr
 
     try:
-        return zarr.open_group(target, mode="r").attrs.get(PROVENANCE_KEY)
+        record = zarr.open_group(target, mode="r").attrs.asdict().get(PROVENANCE_KEY)
     except Exception:  # noqa: BLE001 - anything that is not a readable store is not complete
         return None
+    return record if isinstance(record, dict) else None
 
 
 def read(target: str | Path) -> io.Stack:
@@ -152,13 +154,14 @@ def read(target: str | Path) -> io.Stack:
     target = Path(target)
     try:
         group = zarr.open_group(target, mode="r")
-        image = group.attrs["ome"]["multiscales"][0]
+        attrs: dict[str, Any] = group.attrs.asdict()
+        image = attrs["ome"]["multiscales"][0]
         data = da.from_zarr(group[ARRAY])
     except Exception as exc:
         raise io.ReadError(f"Could not read '{target}' as an OME-Zarr image ({type(exc).__name__}: {exc}).") from exc
     units = {v: k for k, v in NGFF_UNITS.items()}
     transforms = {t["type"]: t for t in image["datasets"][0]["coordinateTransformations"]}
-    record = group.attrs.get(PROVENANCE_KEY, {})
+    record = attrs.get(PROVENANCE_KEY, {})
     return io.Stack(
         data=data,
         scale=tuple(transforms["scale"]["scale"]),

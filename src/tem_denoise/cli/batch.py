@@ -43,8 +43,9 @@ def _progress_line(state) -> None:
 def _summary(records, manifest: Path) -> int:
     count = {s: sum(r.status == s for r in records) for s in ("done", "skipped", "failed")}
     resumed = sum(r.resumed_units for r in records)
+    resumed_text = f"; resumed {resumed} unit(s) an interrupted run had written" if resumed else ""
     print(f"done {count['done']}, skipped {count['skipped']} (complete from an earlier run), "
-          f"failed {count['failed']}" + (f"; resumed {resumed} unit(s) an interrupted run had written" if resumed else ""))
+          f"failed {count['failed']}{resumed_text}")
     for record in records:
         for warning in record.warnings:
             print(f"warning: {record.input}: {warning}", file=sys.stderr)
@@ -85,7 +86,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def add_batch(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "batch", help="denoise files, folders and huge stacks on a dask cluster (local, existing, SLURM/PBS); resumable",
+        "batch",
+        help="denoise files, folders and huge stacks on a dask cluster (local, existing, SLURM/PBS); resumable",
         description="Denoise many files, or stacks too long for one machine's memory, on dask.distributed. "
                     "Each file becomes a calibrated TIFF, or an OME-Zarr store written chunk by chunk when it is "
                     "split into several units of work. A second run skips complete outputs and resumes "

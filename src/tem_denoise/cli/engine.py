@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
-from tem_denoise.cli.types import finite_float, positive_float, positive_int
+from tem_denoise.cli.types import positive_int
 from tem_denoise.memory import available_bytes
 from tem_denoise.models.card import MODALITIES
 from tem_denoise.outputs import OutputError, refuse_inputs
@@ -126,26 +126,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_finetune(args: argparse.Namespace) -> int:
-    """Fine-tune a blind-spot model on a noisy stack and save it as a user model."""
-    from tem_denoise.progress import run_to_end
-    from tem_denoise.engine.finetune import iter_finetune
-    from tem_denoise.engine.training import SelfSupervisedConfig
-    from tem_denoise.models.registry import get_card
-
-    config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
-    base = get_card(args.base)
-    stack = io.read(args.input)
-    steps = iter_finetune(base, stack.data, args.name, config,
-                          folder=args.folder, source=str(args.input), modality=stack.modality,
-                          lowpass_period_px=args.lowpass_period)
-    tuned = run_to_end(steps, lambda event: sys.stderr.write(f"\r  {event.message}   "))
-    sys.stderr.write("\n")
-    print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
-          f"final loss {tuned.card.training['final_loss']:.4g}; use it with --model {tuned.card.name}")
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time a model on random frames and print Mpixel/s (a quick check; see benchmarks/speed.py)."""
     from tem_denoise.engine import Denoiser
@@ -192,18 +172,3 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--tile", type=int)
     p.set_defaults(handler=cmd_bench)
-
-
-def add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a blind-spot model on your own noisy stack")
-    p.add_argument("input", help="noisy stack (any readable format)")
-    p.add_argument("--base", default="wcvd-3d", help="blind-spot model to start from (wcid-2d, wcvd-3d)")
-    p.add_argument("--name", required=True, help="name of the new user model")
-    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default 300)")
-    p.add_argument("--crop", type=positive_int, default=128, help="training crop edge in pixels (default 128)")
-    p.add_argument("--minutes", type=positive_float, help="stop after this many minutes")
-    p.add_argument("--lowpass-period", type=finite_float, metavar="PX",
-                   help="shortest period in pixels the output low-pass keeps, below your atom spacing "
-                        "(0: no low-pass; default: the base model's)")
-    p.add_argument("--folder", help="user-model folder (default: the plugin's)")
-    p.set_defaults(handler=cmd_finetune)
