@@ -14,33 +14,26 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.common import run
 from tem_denoise.cli.types import finite_float, positive_float, positive_int
 from tem_denoise.memory import available_bytes
-from tem_denoise.models.card import MODALITIES
+from tem_denoise.operations.denoise import (
+    DenoiseOptions,
+    check_model,
+    iter_denoise,
+    make_denoiser,
+    noise_level,
+)
+from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import OutputError, refuse_inputs
 
 
-def _progress_line(event) -> None:
-    eta = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
-    sys.stderr.write(f"\r  {event.message}{eta}" + " " * 10)
-    sys.stderr.flush()
-
-
-def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | None, out=None,
-                  noise=None) -> io.Stack:
-    """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for a
-    movie of raw counts) into ``out`` (None: a new array), with the noise level ``noise`` when
-    calibrated; a new Stack."""
-    from tem_denoise.engine import Denoiser
-    from tem_denoise.engine.counting import default_model_for
-
-    name = model or default_model_for(stack.modality, stack.data, stack.n_frames)
-    denoiser = Denoiser(name, device=device, tile=tile)
+def denoise_stack(stack: io.Stack, options: DenoiseOptions, out=None) -> io.Stack:
+    """Denoise ``stack`` (see :func:`tem_denoise.operations.denoise.iter_denoise`), printing the
+    model and device and the progress."""
+    denoiser = make_denoiser(stack, options)
     print(f"{stack.name}: {denoiser.card.summary()} on {denoiser.provenance()['device']}")
-    output = denoiser.denoise(stack.data, out=out, progress=_progress_line, pixel_size_nm=stack.pixel_size,
-                              noise=noise)
-    sys.stderr.write("\n")
-    return stack.derive(output, f"{stack.name} (denoised: {name})", denoiser.provenance())
+    return run(iter_denoise(stack, options, denoiser=denoiser, out=out))
 
 
 @contextlib.contextmanager
@@ -79,33 +72,19 @@ def _targets(inputs: list[str], output: Path) -> list[Path]:
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     """Denoise files and write calibrated TIFF with the model's provenance."""
-    from tem_denoise.models.registry import get_card
-
+    options = from_arguments(DenoiseOptions, args)
     targets = _targets(args.inputs, Path(args.output))
-    refuse_inputs(targets, [args.noise])
-    if args.model:
-        get_card(args.model)
-    noise = noise_level(args.noise)
+    refuse_inputs(targets, [options.noise])
+    check_model(options)
+    noise_level(options.noise)  # a bad noise model is refused before any file is read
     for path, target in zip(args.inputs, targets, strict=True):
         stack = io.read(path)
-        if args.modality:
-            stack = dataclasses.replace(stack, modality=args.modality)
         with output_array(stack.shape, target.parent) as out:
-            result = denoise_stack(stack, args.model, args.device, args.tile, out, noise)
+            result = denoise_stack(stack, options, out)
             history = result.provenance["history"][-1]
             written = io.write(result, target, model=history["model"], weights_sha256=history["weights_sha256"])
         print(f"wrote {written}")
     return 0
-
-
-def noise_level(path: str | None):
-    """The noise level of a calibrated noise model JSON (None: none given)."""
-    if path is None:
-        return None
-    from tem_denoise.physics import load_noise_model
-    from tem_denoise.physics.noise_level import level_from_model
-
-    return level_from_model(load_noise_model(path))
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -166,14 +145,7 @@ def add_denoise(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("denoise", help="denoise files with a bundled, user or classical model")
     p.add_argument("inputs", nargs="+", help="files to denoise (any readable format)")
     p.add_argument("-o", "--output", required=True, help=".tif for one input, else a folder")
-    p.add_argument("--model", help="model name (see `tem-denoise models`); default: by the data's modality")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile", type=int, help="tile edge in pixels (default: the model's)")
-    p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
-                   help="what the data are, when the file does not say or says it wrongly; picks the default model")
-    p.add_argument("--noise", metavar="JSON",
-                   help="calibrated noise model (from `tem-denoise calibrate` or the calibration dock); "
-                        "restoration models then use it instead of estimating the noise from the data")
+    add_arguments(p, DenoiseOptions)
     p.set_defaults(handler=cmd_denoise)
 
 

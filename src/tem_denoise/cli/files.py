@@ -47,6 +47,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
     from tem_denoise.cli.engine import denoise_stack
+    from tem_denoise.operations.denoise import DenoiseOptions
     from tem_denoise.figures import save_panels
     from tem_denoise.physics import sample_hrtem_series
 
@@ -58,7 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     raw_path = io.write(noisy, out / "sample_noisy.tif")
     stack = io.read(raw_path)
     print(f"read {raw_path}: {describe(stack)}")
-    result = denoise_stack(stack, args.model, args.device, None)
+    result = denoise_stack(stack, DenoiseOptions(model=args.model, device=args.device))
     step = result.provenance["history"][-1]
     written = io.write(result, out / "sample_denoised.tif", model=step["model"],
                        weights_sha256=step["weights_sha256"])
@@ -91,8 +92,8 @@ def add_convert(sub: argparse._SubParsersAction) -> None:
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job headless on generated sample data")
-    p.add_argument("-o", "--output", default="demo-output", help="output folder")
-    p.add_argument("--frames", type=positive_int, default=16, help="frames in the sample movie")
-    p.add_argument("--model", help="model name; default: the bundled default for HRTEM")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-o", "--output", default="demo-output", help="output folder (default: demo-output)")
+    p.add_argument("--frames", type=positive_int, default=16, help="frames in the sample movie (default: 16)")
+    p.add_argument("--model", help="model name (default: the bundled default for HRTEM)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.set_defaults(handler=cmd_demo)

@@ -81,11 +81,12 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="make synthetic noisy/clean/atom-map pairs")
-    p.add_argument("--kind", choices=("hrtem", "haadf", "bf"), default="hrtem")
-    p.add_argument("-n", type=positive_int, default=16, help="number of pairs")
-    p.add_argument("--size", type=positive_int, default=256, help="frame size in pixels")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--noise", help="noise model JSON (from calibrate); default: the papers' models")
+    p.add_argument("--kind", choices=("hrtem", "haadf", "bf"), default="hrtem",
+                   help="HRTEM phase contrast, STEM HAADF or STEM BF (default: hrtem)")
+    p.add_argument("-n", type=positive_int, default=16, help="number of pairs (default: 16)")
+    p.add_argument("--size", type=positive_int, default=256, help="frame edge in pixels (default: 256)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data (default: 0)")
+    p.add_argument("--noise", help="noise model JSON (from calibrate) (default: the papers' models)")
     p.add_argument("--pixel-size", type=positive_float,
                    help="pixel size in nm (default 0.07 for hrtem, 0.02 for haadf/bf)")
     p.add_argument("-o", "--output", required=True, help="output folder")

@@ -28,7 +28,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,7 @@ from tem_denoise.engine.tiling import TileGrid, iter_tiled
 from tem_denoise.models.card import ModelCard
 from tem_denoise.memory import require, require_frame
 from tem_denoise.models.registry import get_card, load_model
-from tem_denoise.progress import run_to_end
+from tem_denoise.progress import Progress, run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
@@ -74,30 +73,6 @@ def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
 
 class DenoiseCancelled(RuntimeError):
     """Raised by :meth:`Denoiser.iter_denoise` when :meth:`Denoiser.cancel` was called."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress report.
-
-    Attributes
-    ----------
-    done, total : int
-        Tiles processed and to process (``total`` may grow after an out-of-memory retry).
-    frames_done, n_frames : int
-        Frames finished and in the stack.
-    message : str
-        Human-readable status.
-    eta_s : float or None
-        Estimated seconds left (None before the first batch has finished).
-    """
-
-    done: int
-    total: int
-    frames_done: int
-    n_frames: int
-    message: str
-    eta_s: float | None = None
 
 
 def package_version() -> str:
@@ -416,8 +391,8 @@ class Denoiser:
                         y = stop.value
                         break
                     self.eta_s = (time.perf_counter() - start) / done * (total - done)
-                    yield Progress(done, total, i0, n, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
-                                   f"tile {done} of {total}", self.eta_s)
+                    yield Progress(done, total, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
+                                   f"tile {done} of {total}", self.eta_s, frames_done=i0)
                     self._check_cancel(i0, n)
             except (RuntimeError, MemoryError) as err:
                 if isinstance(err, DenoiseCancelled) or not _is_out_of_memory(err):
@@ -428,8 +403,8 @@ class Denoiser:
                 grid, context = self._plan(work_h, work_w, tile, overlap)
                 done = done_before
                 total = done + (n - i0) * grid.n_tiles
-                yield Progress(done, total, i0, n, f"out of memory: retrying with {tile}-pixel tiles, "
-                               f"{batch} per batch", self.eta_s)
+                yield Progress(done, total, f"out of memory: retrying with {tile}-pixel tiles, "
+                               f"{batch} per batch", self.eta_s, frames_done=i0)
                 continue
             if invert:
                 y = adapter.inverse(y)
@@ -443,8 +418,28 @@ class Denoiser:
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
         }
-        yield Progress(total, total, n, n, f"{self.card.name}: done, {n} frame(s)", 0.0)
+        yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
+
+    def iter_preview(self, stack, index: int | None = None, pixel_size_nm: float | None = None,
+                     noise=None) -> Generator[Progress, None, np.ndarray]:
+        """Denoise one frame as the whole stack would be; yields :class:`Progress`, returns ``(y, x)``.
+
+        The adapter is fitted to the whole ``stack`` (pixel size and noise level as in
+        :meth:`fit_adapter`), not to the few frames read, and a temporal model reads frame
+        ``index`` with its neighbours (the window cut at the stack's ends). A ``(y, x)`` frame is
+        denoised whole (``index`` is then not used).
+        """
+        if np.ndim(stack) == 2:
+            return (yield from self.iter_denoise(stack, pixel_size_nm=pixel_size_nm, noise=noise))
+        n = stack.shape[0]
+        if index is None or not 0 <= index < n:
+            raise ValueError(f"the frame to preview must be in 0..{n - 1}; got {index}")
+        adapter = self.fit_adapter(stack, pixel_size_nm, noise)
+        half = self.card.temporal_window // 2
+        lo, hi = max(0, index - half), min(n, index + half + 1)
+        output = yield from self.iter_denoise(np.asarray(stack[lo:hi], dtype=np.float32), adapter=adapter)
+        return output[index - lo]
 
     def _check_cancel(self, frames_done: int, n: int) -> None:
         if self._cancel.is_set():

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.engine.training import SelfSupervisedConfig, TrainProgress, TrainResult, iter_train_self_supervised
+from tem_denoise.engine.training import SelfSupervisedConfig, TrainResult, iter_train_self_supervised
+from tem_denoise.progress import Progress
 from tem_denoise.models.card import ModelCard, write_card
 from tem_denoise.models.registry import available_models, build_model, default_user_dir, load_model
 from tem_denoise.models.weights import save_weights
@@ -69,10 +70,10 @@ def with_lowpass_period(card: ModelCard, period_px: float) -> ModelCard:
 
 def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSupervisedConfig,
                   folder: str | Path | None = None, source: str = "", modality: str | None = None,
-                  lowpass_period_px: float | None = None) -> Generator[TrainProgress, None, FineTuned]:
+                  lowpass_period_px: float | None = None) -> Generator[Progress, None, FineTuned]:
     """Train a copy of ``base`` (a blind-spot card) on ``stack`` and save it as user model ``name``.
 
-    Yields one :class:`TrainProgress` per step; a cancelled run (generator closed) saves
+    Yields one :class:`Progress` per step; a cancelled run (generator closed) saves
     nothing. ``folder`` defaults to :func:`~tem_denoise.models.registry.default_user_dir`.
     ``lowpass_period_px`` sets the new model's low-pass (see :func:`with_lowpass_period`;
     None keeps the base model's). Training itself never uses the low-pass.

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tem_denoise.engine.adapters import RestoreAdapter, restore_scale
-from tem_denoise.engine.training import TrainProgress
+from tem_denoise.progress import Progress
 from tem_denoise.physics.formation import SPECS, restore_pair
 from tem_denoise.physics.noise_level import POISSON, estimate_level
 from tem_denoise.sampling import factor_for, working_shape
@@ -112,7 +112,7 @@ class RestoreResult:
 
 
 def iter_train_restore(model, config: RestoreConfig, start_step: int = 0,
-                       device: str = "cpu") -> Generator[TrainProgress, None, RestoreResult]:
+                       device: str = "cpu") -> Generator[Progress, None, RestoreResult]:
     """Train ``model`` (a :class:`~tem_denoise.models.restore.RestoreUNet`) in place from
     ``start_step`` (to continue an earlier run) to ``config.steps``; one progress per step."""
     import torch
@@ -137,6 +137,6 @@ def iter_train_restore(model, config: RestoreConfig, start_step: int = 0,
         optimiser.step()
         losses.append(float(loss.item()))
         step += 1
-        yield TrainProgress(step, config.steps, losses[-1], f"step {step}/{config.steps}: loss {losses[-1]:.4g}")
+        yield Progress(step, config.steps, f"step {step}/{config.steps}: loss {losses[-1]:.4g}", loss=losses[-1])
     model.eval()
     return RestoreResult(step, losses, time.time() - start, asdict(config))

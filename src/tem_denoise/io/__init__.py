@@ -24,12 +24,14 @@ from tem_denoise.io.formats import (
     read_signals,
     unreadable,
 )
+from tem_denoise.io.calibration import Calibration
 from tem_denoise.io.headers import MetadataWarning
 from tem_denoise.io.stack import ReadError, Stack
 from tem_denoise.io.tiff import read_provenance, write_tiff
 from tem_denoise.outputs import OutputError, atomic_path, refuse_inputs
 
 __all__ = [
+    "Calibration",
     "EXTENSIONS",
     "FORMATS",
     "MetadataWarning",

@@ -258,8 +258,9 @@ def write_tiff(stack: Stack, path: str | Path, provenance: dict) -> Path:
         dtype = np.dtype(np.float32)
     metadata = {"axes": "TYX" if stack.is_stack else "YX"}
     resolution = None
-    if stack.pixel_size:
-        resolution = (1.0 / stack.scale[-1], 1.0 / stack.scale[-2])
+    size = stack.calibration.pixel_size
+    if size:
+        resolution = (1.0 / size[1], 1.0 / size[0])
         metadata["unit"] = "nm"
     if stack.frame_interval:
         metadata["finterval"] = stack.frame_interval
