@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ import numpy as np
 
 from tem_denoise import io
 from tem_denoise.cli.common import run
-from tem_denoise.cli.types import finite_float, positive_float, positive_int
+from tem_denoise.cli.types import positive_int
 from tem_denoise.memory import available_bytes
 from tem_denoise.operations.denoise import (
     DenoiseOptions,
@@ -24,6 +22,7 @@ from tem_denoise.operations.denoise import (
     make_denoiser,
     noise_level,
 )
+from tem_denoise.operations.finetune import FinetuneOptions
 from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import OutputError, refuse_inputs
 
@@ -87,39 +86,59 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
+MODEL_COLUMNS = ("MODEL", "FAMILY", "MODALITY", "OUTPUT", "SOURCE", "DEFAULT FOR")
+
+
+def _quality_lines(card) -> list[str]:
+    """The card's measured quality, each figure with the target it was measured against."""
+    lines = []
+    for set_name, figures in card.quality.get("sets", {}).items():
+        target = {"atom map": "the atom map", "clean": "the clean image"}.get(figures.get("target"), "its target")
+        lines.append(f"    synthetic set '{set_name}', against {target}: PSNR {figures['psnr']:.2f} dB, "
+                     f"SSIM {figures['ssim']:.4f}")
+    outside = card.quality.get("outside_benchmark_validation")
+    if outside:
+        doses = ", ".join(f"{dose} {values['psnr_minus_best_gaussian_db_mean']:+.2f} dB"
+                          for dose, values in outside.get("per_dose", {}).items())
+        lines.append(f"    outside benchmark (abTEM), PSNR minus the best Gaussian filter: {doses}")
+    return lines
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the available models with their cards' summaries."""
+    """List the available models, one row each under a header; ``-v`` adds descriptions and quality.
+
+    PSNRs are printed per model with the target they were measured against (clean image or
+    atom map), never in one column: figures against different targets do not compare.
+    """
     from tem_denoise.models.registry import available_models
 
     missing = [folder for folder in args.user_dir or () if not Path(folder).is_dir()]
     if missing:
         raise ValueError(f"the user-model folder '{missing[0]}' does not exist")
-    for card in available_models(args.user_dir or ()).values():
-        default = "  [default for " + card.modality + "]" if card.is_default else ""
-        print(f"{card.name:16s} {card.family:12s} {card.modality:14s} {card.output_kind:9s} "
-              f"{card.source:8s}{default}")
+    rows = [(card.name, card.family, card.modality, card.output_kind, card.source,
+             card.modality if card.is_default else "") for card in available_models(args.user_dir or ()).values()]
+    widths = [max(len(row[i]) for row in [MODEL_COLUMNS, *rows]) for i in range(len(MODEL_COLUMNS))]
+    print("  ".join(text.ljust(width) for text, width in zip(MODEL_COLUMNS, widths, strict=True)).rstrip())
+    cards = list(available_models(args.user_dir or ()).values())
+    for row, card in zip(rows, cards, strict=True):
+        print("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip())
         if args.verbose:
             print(f"    {card.description}")
-            for set_name, figures in card.quality.get("sets", {}).items():
-                print(f"    {set_name}: PSNR {figures['psnr']:.2f} dB, SSIM {figures['ssim']:.4f}")
+            for line in _quality_lines(card):
+                print(line)
+    print("OUTPUT: restore = an image in the input's units; atom-map = Gaussian atoms on black, for the "
+          "Atom positions dock and `tem-denoise atoms`.")
     return 0
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    """Fine-tune a blind-spot model on a noisy stack and save it as a user model."""
-    from tem_denoise.progress import run_to_end
-    from tem_denoise.engine.finetune import iter_finetune
-    from tem_denoise.engine.training import SelfSupervisedConfig
-    from tem_denoise.models.registry import get_card
+    """Fine-tune a self-supervised model on a noisy stack and save it as a user model."""
+    from tem_denoise.operations.finetune import iter_finetune
 
-    config = SelfSupervisedConfig(steps=args.steps, crop=args.crop, max_minutes=args.minutes)
-    base = get_card(args.base)
+    options = from_arguments(FinetuneOptions, args)
+    check_model(DenoiseOptions(model=options.base))
     stack = io.read(args.input)
-    steps = iter_finetune(base, stack.data, args.name, config,
-                          folder=args.folder, source=str(args.input), modality=stack.modality,
-                          lowpass_period_px=args.lowpass_period)
-    tuned = run_to_end(steps, lambda event: sys.stderr.write(f"\r  {event.message}   "))
-    sys.stderr.write("\n")
+    tuned = run(iter_finetune(stack, args.name, options, folder=args.folder, source=str(args.input)))
     print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
           f"final loss {tuned.card.training['final_loss']:.4g}; use it with --model {tuned.card.name}")
     return 0
@@ -129,6 +148,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time a model on random frames and print Mpixel/s (a quick check; see benchmarks/speed.py)."""
     from tem_denoise.engine import Denoiser
 
+    check_model(DenoiseOptions(model=args.model))
     denoiser = Denoiser(args.model, device=args.device, tile=args.tile)
     frames = np.random.default_rng(0).poisson(5.0, (args.frames, args.size, args.size)).astype(np.float32)
     denoiser.denoise(frames[: max(1, denoiser.card.temporal_window)])  # warm-up
@@ -158,24 +178,18 @@ def add_models(sub: argparse._SubParsersAction) -> None:
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time a model on random frames (Mpixel/s)")
-    p.add_argument("--model", default="wcid-2d")
-    p.add_argument("--size", type=positive_int, default=1024, help="frame edge in pixels (default 1024)")
-    p.add_argument("--frames", type=positive_int, default=4, help="frames to time (default 4)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--tile", type=int)
+    p.add_argument("--model", default="wcid-2d", help="model name (see `tem-denoise models`) (default: wcid-2d)")
+    p.add_argument("--size", type=positive_int, default=1024, help="frame edge in pixels (default: 1024)")
+    p.add_argument("--frames", type=positive_int, default=4, help="frames to time (default: 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: the model's)")
     p.set_defaults(handler=cmd_bench)
 
 
 def add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a blind-spot model on your own noisy stack")
+    p = sub.add_parser("finetune", help="fine-tune a self-supervised model on your own noisy stack")
     p.add_argument("input", help="noisy stack (any readable format)")
-    p.add_argument("--base", default="wcvd-3d", help="blind-spot model to start from (wcid-2d, wcvd-3d)")
     p.add_argument("--name", required=True, help="name of the new user model")
-    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default 300)")
-    p.add_argument("--crop", type=positive_int, default=128, help="training crop edge in pixels (default 128)")
-    p.add_argument("--minutes", type=positive_float, help="stop after this many minutes")
-    p.add_argument("--lowpass-period", type=finite_float, metavar="PX",
-                   help="shortest period in pixels the output low-pass keeps, below your atom spacing "
-                        "(0: no low-pass; default: the base model's)")
+    add_arguments(p, FinetuneOptions)
     p.add_argument("--folder", help="user-model folder (default: the plugin's)")
     p.set_defaults(handler=cmd_finetune)

@@ -47,8 +47,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
     from tem_denoise.cli.engine import denoise_stack
-    from tem_denoise.operations.denoise import DenoiseOptions
     from tem_denoise.figures import save_panels
+    from tem_denoise.operations.denoise import DenoiseOptions
     from tem_denoise.physics import sample_hrtem_series
 
     out = Path(args.output)

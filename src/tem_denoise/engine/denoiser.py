@@ -9,8 +9,8 @@ progress with an ETA and can be cancelled between batches. On a GPU it uses
 autocast (bf16 where supported, else fp16) and, when memory runs out, halves the
 batch and then the tile and retries the chunk.
 
-Model protocol: a model maps ``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``.
-A model may split itself into a local part and a whole-frame part by defining
+Model protocol (:mod:`tem_denoise.models.protocol`): a model maps
+``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``. A model may split itself into a local part and a whole-frame part by defining
 ``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
 the blended result), ``receptive_radius`` (pixels of context the local part
 needs) and ``padding_mode`` (its border rule, a ``torch.nn.functional.pad``
@@ -37,9 +37,10 @@ from tem_denoise.engine.adapters import fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
-from tem_denoise.models.card import ModelCard
 from tem_denoise.memory import require, require_frame
-from tem_denoise.models.registry import get_card, load_model
+from tem_denoise.models.card import ModelCard
+from tem_denoise.models.protocol import AlignedModel, SplitModel
+from tem_denoise.models.registry import capabilities, get_card, load_model
 from tem_denoise.progress import Progress, run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -213,13 +214,13 @@ class Denoiser:
     def _setup_tiling(self, tile: int | None, overlap: int | None) -> None:
         """Tile size, overlap and the model's tiling protocol (see the module notes)."""
         model = self.model
-        local = hasattr(model, "frame_filter")
+        local = isinstance(model, SplitModel)
         self._tile_fn = model.local_forward if local else model
         self._frame_fn = model.frame_filter if local else None
-        self._radius = getattr(model, "receptive_radius", None) if local else None
+        self._radius = model.receptive_radius if local else None
         self._flexible = local
-        self._padding_mode = getattr(model, "padding_mode", "reflect")
-        self._align = int(getattr(model, "alignment", 1))
+        self._padding_mode = model.padding_mode if local else "reflect"
+        self._align = int(model.alignment) if isinstance(model, AlignedModel) else 1
         if tile is None:
             tile = self.card.tile_size
             if tile is None and local and self.device.type == "cpu":
@@ -233,9 +234,7 @@ class Denoiser:
 
     @staticmethod
     def _card_is_torch(card: ModelCard) -> bool:
-        from tem_denoise.models.registry import family_of
-
-        return family_of(card).backend == "torch"
+        return capabilities(card).backend == "torch"
 
     def _resolve_precision(self, precision: str):
         import torch

@@ -15,11 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.engine.training import SelfSupervisedConfig, TrainResult, iter_train_self_supervised
-from tem_denoise.progress import Progress
+from tem_denoise.engine.training import (
+    SelfSupervisedConfig,
+    TrainResult,
+    iter_train_self_supervised,
+)
 from tem_denoise.models.card import ModelCard, write_card
-from tem_denoise.models.registry import available_models, build_model, default_user_dir, load_model
+from tem_denoise.models.registry import (
+    available_models,
+    build_model,
+    capabilities,
+    default_user_dir,
+    load_model,
+)
 from tem_denoise.models.weights import save_weights
+from tem_denoise.progress import Progress
 
 
 @dataclass
@@ -33,7 +43,7 @@ class FineTuned:
 
 def blind_spot_models() -> list[ModelCard]:
     """Cards of the models that can be fine-tuned without clean data (blind-spot family)."""
-    return [card for card in available_models().values() if card.family == "blindspot"]
+    return [card for card in available_models().values() if capabilities(card).self_supervised]
 
 
 def safe_model_name(text: str) -> str:
@@ -78,7 +88,7 @@ def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSup
     ``lowpass_period_px`` sets the new model's low-pass (see :func:`with_lowpass_period`;
     None keeps the base model's). Training itself never uses the low-pass.
     """
-    if base.family != "blindspot":
+    if not capabilities(base).self_supervised:
         raise ValueError(f"'{base.name}' is a supervised model; fine-tuning on a stack needs a blind-spot "
                          "model (wcid/wcvd), which learns from noisy frames alone")
     if lowpass_period_px is not None:

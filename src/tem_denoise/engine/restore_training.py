@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tem_denoise.engine.adapters import RestoreAdapter, restore_scale
-from tem_denoise.progress import Progress
 from tem_denoise.physics.formation import SPECS, restore_pair
 from tem_denoise.physics.noise_level import POISSON, estimate_level
+from tem_denoise.progress import Progress
 from tem_denoise.sampling import factor_for, working_shape
 
 

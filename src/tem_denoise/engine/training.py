@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-
 from tem_denoise.engine.adapters import fit_adapter
 from tem_denoise.engine.temporal import window_indices
 from tem_denoise.progress import Progress

@@ -52,8 +52,8 @@ class LineScan:
     def summary(self) -> str:
         """Length, contrast, peaks and spacing, one line each."""
         unit = self.profile.unit
-        lines = [f"length {self.profile.distance[-1]:.4g} {unit}, {len(self.profile.values)} samples, "
-                 f"width {self.width_px:.3g} px",
+        lines = [(f"length {self.profile.distance[-1]:.4g} {unit}, {len(self.profile.values)} samples, "
+                 f"width {self.width_px:.3g} px"),
                  f"Michelson contrast {self.contrast:.4f}",
                  f"{len(self.peaks.positions)} peaks at " + ", ".join(f"{p:.4g}" for p in self.peaks.positions)
                  + f" {unit}"]

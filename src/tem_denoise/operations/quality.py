@@ -65,7 +65,8 @@ def rows(results: Sequence[StackQuality]) -> dict[str, list]:
 
 def check_scorable(noisy: Stack, denoised: Stack, options: QualityOptions) -> None:
     """Refuse what uMSE cannot score: atom maps, single images, other frame sizes, frames past the end."""
-    history = denoised.provenance.get("history", [])
+    written = denoised.provenance.get("written_by") or {}
+    history = [*written.get("history", []), *denoised.provenance.get("history", [])]
     kinds = [step.get("output_kind") for step in history if isinstance(step, dict)]
     if "atom-map" in kinds or "atom map" in denoised.name:
         model = next((s.get("model") for s in history if isinstance(s, dict) and s.get("output_kind")), None)
