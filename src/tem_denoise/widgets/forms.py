@@ -88,6 +88,7 @@ class OptionsForm:
         self.widgets: dict[str, Widget] = {}
         for item in self.fields:
             widget = overrides.pop(item.name, None) or make_widget(item)
+            widget.name = item.name
             if not widget.tooltip:
                 widget.tooltip = item.meta["help"]
             self.widgets[item.name] = widget
