@@ -70,8 +70,11 @@ def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, 
     ``kwargs`` are layer attributes (``scale``, ``metadata``, ``features``...), set on the
     reused layer or passed to ``viewer.add_<layer_type>``.
     """
+    import napari.layers
+
+    kind = getattr(napari.layers, layer_type.capitalize())
     existing = viewer.layers[name] if name in viewer.layers else None
-    if existing is not None and existing._type_string == layer_type and (reuse is None or reuse(existing)):
+    if isinstance(existing, kind) and (reuse is None or reuse(existing)):
         existing.data = data
         for key, value in kwargs.items():
             setattr(existing, key, value)
