@@ -166,17 +166,23 @@ def iter_find_atoms(stack: Stack, options: AtomOptions, *, frame: int | None = N
     -------
     AtomTable
         The atoms with frame indices of ``stack``.
-    """
-    from tem_denoise.analysis import atoms_in_nm, iter_locate_atoms_stack
 
-    calibration = stack.calibration
-    data, first = stack.data, 0
+    The frame index is checked when this is called; the rest as the generator runs.
+    """
     if frame is not None:
         if not stack.is_stack:
             raise ValueError("a frame index needs a (t, y, x) stack; this is a single image")
         if not 0 <= frame < stack.n_frames:
             raise ValueError(f"the frame must be in 0..{stack.n_frames - 1}; got {frame}")
-        data, first = data[frame], frame
+    return _iter_find_atoms(stack, options, frame, atom_map_model, device)
+
+
+def _iter_find_atoms(stack: Stack, options: AtomOptions, frame: int | None, atom_map_model: str | None,
+                     device: str) -> Generator[Progress, None, AtomTable]:
+    from tem_denoise.analysis import atoms_in_nm, iter_locate_atoms_stack
+
+    calibration = stack.calibration
+    data, first = (stack.data, 0) if frame is None else (stack.data[frame], frame)
     inverted = options.invert and not atom_map_model
     if atom_map_model:
         from tem_denoise.engine import Denoiser

@@ -134,15 +134,26 @@ def iter_correct_drift(stack: Stack, options: DriftOptions, *, estimate_on: Stac
     -------
     DriftCorrection
         Its ``stack`` is None (nothing applied) when no frame after the first registered.
-    """
-    from tem_denoise.analysis import iter_apply_shifts, iter_estimate_drift
 
+    The inputs' shapes are checked when this is called, before any work.
+    """
     if not stack.is_stack:
         raise ValueError(f"'{stack.name}' is a single image; drift correction needs a (t, y, x) stack")
+    if shifts is None and estimate_on is not None:
+        check_same_frames(stack, estimate_on, "estimate on")
+    if shifts is not None and len(shifts) != stack.n_frames:
+        raise ValueError(f"'{stack.name}' has {stack.n_frames} frames but the shifts cover {len(shifts)}; "
+                         "pick a stack with the same frames")
+    return _iter_correct_drift(stack, options, estimate_on, shifts, shifts_from)
+
+
+def _iter_correct_drift(stack: Stack, options: DriftOptions, estimate_on: Stack | None,
+                        shifts: np.ndarray | None, shifts_from: str | None
+                        ) -> Generator[Progress, None, DriftCorrection]:
+    from tem_denoise.analysis import iter_apply_shifts, iter_estimate_drift
+
     estimate = None
     if shifts is None:
-        if estimate_on is not None:
-            check_same_frames(stack, estimate_on, "estimate on")
         source = estimate_on or stack
         estimate = yield from iter_estimate_drift(
             stack.data, reference=options.reference, prefilter_sigma_px=options.prefilter or None,
@@ -150,9 +161,6 @@ def iter_correct_drift(stack: Stack, options: DriftOptions, *, estimate_on: Stac
         shifts, shifts_from = estimate.shifts, source.name
         if len(estimate.failed) > 1 and estimate.failed[1:].all():
             return DriftCorrection(None, shifts, np.zeros(2), stack.calibration, estimate, shifts_from)
-    elif len(shifts) != stack.n_frames:
-        raise ValueError(f"'{stack.name}' has {stack.n_frames} frames but the shifts cover {len(shifts)}; "
-                         "pick a stack with the same frames")
     corrected = yield from iter_apply_shifts(stack.data, shifts, mode=options.mode)
     step = {"operation": "drift correction", "estimated_on": shifts_from or stack.name, "mode": options.mode,
             "reference": options.reference if estimate is not None else None,

@@ -89,13 +89,19 @@ def iter_quality(noisy: Stack, denoised: Sequence[Stack], options: QualityOption
                  ) -> Generator[Progress, None, list[StackQuality]]:
     """uMSE of each denoised stack, then CSS of its consecutive frames, yielding per frame pair.
 
-    The CSS constants are scaled by the raw stack's peak (the M of uPSNR), the same for
-    every compared stack.
+    The inputs are checked (:func:`check_scorable`) when this is called, before any work. The
+    CSS constants are scaled by the raw stack's peak (the M of uPSNR), the same for every
+    compared stack.
     """
-    from tem_denoise.analysis import css, umse
-
     for stack in denoised:
         check_scorable(noisy, stack, options)
+    return _iter_quality(noisy, denoised, options)
+
+
+def _iter_quality(noisy: Stack, denoised: Sequence[Stack], options: QualityOptions
+                  ) -> Generator[Progress, None, list[StackQuality]]:
+    from tem_denoise.analysis import css, umse
+
     raw = np.asarray(noisy.data, dtype=np.float32)
     peak = float(np.max(raw))
     total = sum(max(stack.n_frames - 1, 1) for stack in denoised)

@@ -16,7 +16,12 @@ from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, S
 from tem_denoise import physics
 from tem_denoise.figures import plot_fit_report
 from tem_denoise.widgets.glue import image_layer_choices
-from tem_denoise.widgets.layer_geometry import frame_index, origin_nm, pixel_size_nm, plane_calibration
+from tem_denoise.widgets.layer_geometry import (
+    frame_index,
+    origin_nm,
+    pixel_size_nm,
+    plane_calibration,
+)
 from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
 from tem_denoise.widgets.runner import JobRunner
 

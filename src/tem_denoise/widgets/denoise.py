@@ -18,7 +18,12 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label
 from tem_denoise.engine.counting import default_model_for
 from tem_denoise.models.card import OUTPUT_KIND_LABELS
 from tem_denoise.models.registry import available_models
-from tem_denoise.operations.denoise import DenoiseOptions, iter_denoise, iter_preview, make_denoiser
+from tem_denoise.operations.denoise import (
+    DenoiseOptions,
+    iter_denoise,
+    iter_preview,
+    make_denoiser,
+)
 from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import (
     add_result_image,

@@ -15,10 +15,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton
 
-from tem_denoise.operations.drift import DriftCorrection, DriftOptions, iter_correct_drift
+from tem_denoise.operations.drift import (
+    DriftCorrection,
+    DriftOptions,
+    iter_correct_drift,
+)
 from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import add_result_image, image_layer_choices, layer_stack
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, notify, wrap_text
+from tem_denoise.widgets.plot_canvas import (
+    PlotCanvas,
+    ask_open_path,
+    ask_save_path,
+    notify,
+    wrap_text,
+)
 from tem_denoise.widgets.runner import JobRunner, carrying
 
 if TYPE_CHECKING:

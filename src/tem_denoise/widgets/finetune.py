@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    SpinBox,
+)
 
 from tem_denoise.engine.finetune import blind_spot_models, iter_finetune, lowpass_period
 from tem_denoise.engine.training import SelfSupervisedConfig

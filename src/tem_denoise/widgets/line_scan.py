@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, Select
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    Select,
+)
 
 from tem_denoise.analysis import (
     LineProfile,
@@ -34,7 +41,12 @@ from tem_denoise.widgets.layer_geometry import (
     shape_world_vertices,
     world_to_pixels,
 )
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_save_path, limit_rows, wrap_text
+from tem_denoise.widgets.plot_canvas import (
+    PlotCanvas,
+    ask_save_path,
+    limit_rows,
+    wrap_text,
+)
 
 if TYPE_CHECKING:
     import napari
