@@ -19,10 +19,11 @@ from tem_denoise.operations.options import check_limits, option
 class ProfileOptions:
     """The line's width and the unit of its end points and width."""
 
-    width: float = option(1.0, "averaging width across the line", minimum=0.01, step=0.5, label="line width")
-    units: Literal["px", "nm"] = option(
+    line_width: float = option(1.0, "averaging width across the line", minimum=0.01, step=0.5, flag="--width",
+                               metavar="WIDTH")
+    width_unit: Literal["px", "nm"] = option(
         "px", "unit of the line's end points and width (nm: world position, the image's origin included)",
-        label="width unit")
+        flag="--units")
 
     def __post_init__(self) -> None:
         check_limits(self)
@@ -64,7 +65,7 @@ class LineScan:
 
 def line_scan(frame: np.ndarray, calibration: Calibration, start: Any, end: Any,
               options: ProfileOptions) -> LineScan:
-    """Profile ``frame`` from ``start`` to ``end`` ((y, x) in ``options.units``).
+    """Profile ``frame`` from ``start`` to ``end`` ((y, x) in ``options.width_unit``).
 
     Parameters
     ----------
@@ -73,15 +74,15 @@ def line_scan(frame: np.ndarray, calibration: Calibration, start: Any, end: Any,
     calibration : Calibration
         Of the frame: converts nm end points and widths to pixels and distances to nm.
     start, end : (float, float)
-        End points (y, x): pixels, or world nm (origin included) when ``options.units`` is nm.
+        End points (y, x): pixels, or world nm (origin included) when ``options.width_unit`` is nm.
     options : ProfileOptions
         Width and unit.
     """
     from tem_denoise.analysis import line_profile, michelson_contrast, profile_peaks
 
     start_px, end_px = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
-    width = calibration.to_px(options.width, options.units)
-    if options.units == "nm":
+    width = calibration.to_px(options.line_width, options.width_unit)
+    if options.width_unit == "nm":
         start_px, end_px = calibration.world_to_px(np.stack([start_px, end_px]))
     profile = line_profile(frame, tuple(start_px), tuple(end_px), width_px=max(1.0, width),
                            pixel_size_nm=calibration.pixel_size)
