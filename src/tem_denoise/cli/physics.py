@@ -9,28 +9,21 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.common import run
 from tem_denoise.cli.types import positive_float, positive_int
+from tem_denoise.operations.calibrate import CalibrateOptions, iter_calibrate
+from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import refuse_inputs, write_text
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit an HRTEM model from vacuum stacks, or a STEM model from one atomic image."""
-    from tem_denoise import physics
     from tem_denoise.figures import save_fit_report
 
+    options = from_arguments(CalibrateOptions, args)
     refuse_inputs([args.output, args.plot], args.files)
     stacks = [io.read(path) for path in args.files]
-    if args.stem:
-        if len(stacks) != 1:
-            raise ValueError("STEM calibration takes one atomic-resolution image")
-        model, report = physics.calibrate_stem(stacks[0].frame(0), mode=args.stem, value_range=None)
-    else:
-        if args.current and len(args.current) != len(stacks):
-            raise ValueError(f"give one --current per file: {len(stacks)} files, {len(args.current)} currents")
-        frames = [np.asarray(stack.data, dtype=np.float32) for stack in stacks]
-        if any(f.ndim != 3 for f in frames):
-            raise ValueError("vacuum calibration needs stacks of frames (t, y, x); a file holds a single image")
-        model, report = physics.calibrate_hrtem_vacuum(frames, args.current or None)
+    model, report = run(iter_calibrate(stacks, options, currents=args.current))
     out = model.save(args.output)
     print(report.summary())
     print(f"wrote {out}")
@@ -73,7 +66,7 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="fit a camera noise model from vacuum stacks or a STEM image")
     p.add_argument("files", nargs="+", help="vacuum stacks (one per beam current), or one STEM image")
     p.add_argument("--current", type=positive_float, nargs="+", help="beam current (nA) or dose of each stack")
-    p.add_argument("--stem", choices=("haadf", "bf"), help="calibrate a STEM model from one atomic image")
+    add_arguments(p, CalibrateOptions)
     p.add_argument("-o", "--output", required=True, help="noise model JSON to write")
     p.add_argument("--plot", help="also save the fit plots to this PNG")
     p.set_defaults(handler=cmd_calibrate)

@@ -45,6 +45,8 @@ def iter_calibrate(stacks: Sequence[Stack], options: CalibrateOptions, *, curren
         Beam current (nA) or dose of each vacuum stack (HRTEM).
     frame : int
         Frame of a STEM stack to fit.
+
+    The inputs are checked when this is called, before any work.
     """
     from tem_denoise import physics
 
@@ -52,7 +54,7 @@ def iter_calibrate(stacks: Sequence[Stack], options: CalibrateOptions, *, curren
         if len(stacks) != 1:
             raise ValueError("STEM calibration takes one atomic-resolution image")
         image = stacks[0].frame(frame if stacks[0].is_stack else 0)
-        return (yield from physics.iter_calibrate_stem(image, mode=options.stem, value_range=None))
+        return physics.iter_calibrate_stem(image, mode=options.stem, value_range=None)
     if not stacks:
         raise ValueError("choose one or more vacuum stacks (t, y, x)")
     if currents is not None and len(currents) != len(stacks):
@@ -61,4 +63,4 @@ def iter_calibrate(stacks: Sequence[Stack], options: CalibrateOptions, *, curren
         if not stack.is_stack:
             raise ValueError(f"'{stack.name}' is a single image; vacuum calibration needs a stack of frames")
     frames = [np.asarray(stack.data, dtype=np.float32) for stack in stacks]
-    return (yield from physics.iter_calibrate_hrtem_vacuum(frames, list(currents) if currents else None))
+    return physics.iter_calibrate_hrtem_vacuum(frames, list(currents) if currents else None)

@@ -30,22 +30,23 @@ class FinetuneOptions:
         check_limits(self)
 
 
-def iter_finetune(stack: Stack, name: str, options: FinetuneOptions, *, folder: Any = None,
+def iter_finetune(stack: Stack, name: str, options: FinetuneOptions, *, base: Any = None, folder: Any = None,
                   source: str = "") -> Generator[Progress, None, Any]:
-    """Train a copy of ``options.base`` on ``stack`` and save it as user model ``name``.
+    """Train a copy of ``options.base`` (or of the card ``base``) on ``stack`` and save it as user
+    model ``name``.
 
     Yields one :class:`~tem_denoise.progress.Progress` per optimiser step; returns the
-    :class:`~tem_denoise.engine.finetune.FineTuned` model (saved; closing the generator saves nothing).
+    :class:`~tem_denoise.engine.finetune.FineTuned` model (saved; closing the generator saves
+    nothing). The base model is checked when this is called.
     """
     from tem_denoise.engine import finetune
     from tem_denoise.engine.training import SelfSupervisedConfig
     from tem_denoise.models.registry import capabilities, get_card
 
-    base = get_card(options.base)
+    base = base or get_card(options.base)
     if not capabilities(base).self_supervised:
         raise ValueError(f"'{base.name}' learned from clean data; fine-tuning on a stack needs a self-supervised "
                          "(blind-spot) model such as wcid-2d or wcvd-3d")
     config = SelfSupervisedConfig(steps=options.steps, crop=options.crop, max_minutes=options.minutes)
-    return (yield from finetune.iter_finetune(base, stack.data, name, config, folder=folder,
-                                              source=source or stack.name, modality=stack.modality,
-                                              lowpass_period_px=options.lowpass_period))
+    return finetune.iter_finetune(base, stack.data, name, config, folder=folder, source=source or stack.name,
+                                  modality=stack.modality, lowpass_period_px=options.lowpass_period)
