@@ -38,7 +38,7 @@ def _help_imports(argv: list[str]) -> tuple[float, list[str]]:
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True,
                           env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"})
     seconds, loaded = done.stdout.strip().splitlines()[-1].split(" ", 1)
-    return float(seconds), eval(loaded)  # noqa: S307 - our own subprocess's printed list
+    return float(seconds), eval(loaded)
 
 
 def test_help_is_fast_and_imports_no_torch_scipy_signal_or_skimage():

@@ -74,7 +74,7 @@ def test_fifo_is_refused_without_blocking(tmp_path, suffix):
 def _error_of(call):
     try:
         call()
-    except Exception as exc:  # noqa: BLE001 - the test inspects it
+    except Exception as exc:
         return exc
     return None
 

@@ -24,6 +24,7 @@ from skimage.feature import peak_local_max
 from tem_denoise.arrays import as_float32, check_image
 from tem_denoise.memory import require_frame
 from tem_denoise.progress import Progress, run_to_end
+
 from .table import Table, validate_table, write_csv
 
 Method = Literal["gaussian", "com"]

@@ -28,6 +28,7 @@ from skimage.registration import phase_cross_correlation
 from tem_denoise.arrays import as_float32, check_image
 from tem_denoise.memory import require, require_frame
 from tem_denoise.progress import Progress, run_to_end
+
 from .table import Table, read_csv, write_csv
 
 Reference = Literal["first", "previous", "mean"]

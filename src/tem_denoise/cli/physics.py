@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tem_denoise import io
 from tem_denoise.cli.common import run
 from tem_denoise.cli.types import positive_float, positive_int

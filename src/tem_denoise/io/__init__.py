@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tem_denoise.io.calibration import Calibration
 from tem_denoise.io.formats import (
     EXTENSIONS,
     FORMATS,
@@ -24,7 +25,6 @@ from tem_denoise.io.formats import (
     read_signals,
     unreadable,
 )
-from tem_denoise.io.calibration import Calibration
 from tem_denoise.io.headers import MetadataWarning
 from tem_denoise.io.stack import ReadError, Stack
 from tem_denoise.io.tiff import read_provenance, write_tiff
@@ -98,7 +98,7 @@ def _warn_non_finite(stack: Stack, path: Path, fmt: Format) -> None:
     """Warn when the image (or, for a stack, its first frame) holds NaN or Inf pixels."""
     try:
         first = stack.frame(0)
-    except Exception as exc:  # noqa: BLE001 - a frame that cannot be read is a ReadError
+    except Exception as exc:
         raise unreadable(path, fmt, exc) from exc
     count = int(np.count_nonzero(~np.isfinite(first)))
     if count:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tem_denoise.models.protocol import Capabilities
 from tem_denoise.models.card import CardError, ModelCard, read_card
+from tem_denoise.models.protocol import Capabilities
 from tem_denoise.models.weights import WeightsError, load_into
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "weights"

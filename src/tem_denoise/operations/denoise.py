@@ -26,7 +26,7 @@ class DenoiseOptions:
 
     model: str | None = option(
         None, "model name (see `tem-denoise models`)", none_text="the default for the data's modality")
-    modality: Modality | None = option(  # type: ignore[valid-type]  # noqa: RUF009
+    modality: Modality | None = option(  # type: ignore[valid-type]
         None, "what the data are, when the file does not say or says it wrongly; picks the default model",
         none_text="as the file says")
     noise: str | None = option(

@@ -105,7 +105,7 @@ class FFTWidget(Container):
             return None
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[ROI_NAME] if ROI_NAME in self.viewer.layers else None  # noqa: SIM401
+        shapes = self.viewer.layers[ROI_NAME] if ROI_NAME in self.viewer.layers else None
         index = chosen_shape(shapes, ("rectangle", "polygon")) if isinstance(shapes, Shapes) else None
         if index is None:
             raise ValueError(f"draw a rectangle on the '{ROI_NAME}' layer (Draw ROI rectangle) first")
@@ -190,7 +190,7 @@ class FFTWidget(Container):
         """Profile the log power along the line of the spectrum's line layer and plot it."""
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[LINE_NAME] if LINE_NAME in self.viewer.layers else None  # noqa: SIM401
+        shapes = self.viewer.layers[LINE_NAME] if LINE_NAME in self.viewer.layers else None
         if self.spectrum is None or not isinstance(shapes, Shapes) or self.spectrum_layer not in self.viewer.layers:
             return
         index = chosen_shape(shapes, ("line",))

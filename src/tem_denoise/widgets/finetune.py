@@ -17,7 +17,12 @@ from tem_denoise.engine.finetune import blind_spot_models, lowpass_period
 from tem_denoise.operations.denoise import DenoiseOptions, iter_denoise
 from tem_denoise.operations.finetune import FinetuneOptions, iter_finetune
 from tem_denoise.widgets.forms import OptionsForm
-from tem_denoise.widgets.glue import add_result_image, image_layer_choices, layer_stack, preferred_device
+from tem_denoise.widgets.glue import (
+    add_result_image,
+    image_layer_choices,
+    layer_stack,
+    preferred_device,
+)
 from tem_denoise.widgets.plot_canvas import PlotCanvas, wrap_text
 from tem_denoise.widgets.runner import JobRunner, carrying
 

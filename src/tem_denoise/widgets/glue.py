@@ -73,7 +73,7 @@ def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, 
     import napari.layers
 
     kind = getattr(napari.layers, layer_type.capitalize())
-    existing = viewer.layers[name] if name in viewer.layers else None  # noqa: SIM401 - LayerList has no .get
+    existing = viewer.layers[name] if name in viewer.layers else None
     if isinstance(existing, kind) and (reuse is None or reuse(existing)):
         existing.data = data
         for key, value in kwargs.items():
