@@ -95,3 +95,10 @@ def test_options_show_their_defaults(command, text, capsys):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert text in " ".join(capsys.readouterr().out.split())
+
+
+def test_info_never_calls_the_time_axis_pixel(tmp_path, capsys):
+    stack = io.Stack.from_array(np.zeros((3, 16, 16), np.float32), pixel_size=0.07, name="movie")
+    assert main(["info", str(io.write(stack, tmp_path / "movie.tif"))]) == 0
+    out = capsys.readouterr().out
+    assert "3 frames, interval unknown; pixel 0.07 nm/px" in out and "pixel]" not in out and "1 pixel" not in out

@@ -11,10 +11,13 @@ from tem_denoise.outputs import OutputError, refuse_inputs
 
 
 def describe(stack: io.Stack) -> str:
-    """One line: name, shape, dtype, per-axis calibration and modality."""
-    calib = ", ".join(f"{label}: {scale:g} {unit}" for label, scale, unit in
-                      zip(stack.axis_labels, stack.scale, stack.units, strict=True))
-    return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{calib}]  "
+    """One line: name, shape, dtype, calibration (pixel size, frame interval) and modality."""
+    calibration = stack.calibration
+    parts = [f"pixel {calibration.describe()}"]
+    if stack.is_stack:
+        interval = calibration.frame_interval
+        parts.insert(0, f"{stack.n_frames} frames, " + (f"{interval:g} s apart" if interval else "interval unknown"))
+    return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{'; '.join(parts)}]  "
             f"modality: {stack.modality or 'unknown'}")
 
 

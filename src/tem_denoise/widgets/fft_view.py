@@ -27,7 +27,7 @@ from tem_denoise.analysis import LineProfile, PowerSpectrum, fft_line_profile, w
 from tem_denoise.io import Calibration
 from tem_denoise.operations.spectrum import SpectrumOptions, spectrum_of
 from tem_denoise.widgets.forms import OptionsForm
-from tem_denoise.widgets.glue import derived_metadata, image_layer_choices, show_layer
+from tem_denoise.widgets.glue import derived_metadata, image_layer_choices, layer_named, show_layer
 from tem_denoise.widgets.layer_geometry import (
     chosen_shape,
     current_frame,
@@ -105,7 +105,7 @@ class FFTWidget(Container):
             return None
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[ROI_NAME] if ROI_NAME in self.viewer.layers else None
+        shapes = layer_named(self.viewer, ROI_NAME)
         index = chosen_shape(shapes, ("rectangle", "polygon")) if isinstance(shapes, Shapes) else None
         if index is None:
             raise ValueError(f"draw a rectangle on the '{ROI_NAME}' layer (Draw ROI rectangle) first")
@@ -190,7 +190,7 @@ class FFTWidget(Container):
         """Profile the log power along the line of the spectrum's line layer and plot it."""
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[LINE_NAME] if LINE_NAME in self.viewer.layers else None
+        shapes = layer_named(self.viewer, LINE_NAME)
         if self.spectrum is None or not isinstance(shapes, Shapes) or self.spectrum_layer not in self.viewer.layers:
             return
         index = chosen_shape(shapes, ("line",))

@@ -62,6 +62,11 @@ def derived_metadata(source: Any, step: dict | None = None, stack: Stack | None 
     return metadata
 
 
+def layer_named(viewer: Any, name: str) -> Any:
+    """The viewer's layer called ``name``, or None."""
+    return next((layer for layer in viewer.layers if layer.name == name), None)
+
+
 def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, reuse: Any = None,
                **kwargs: Any) -> Any:
     """The one rule for a dock's output layer: the layer called ``name`` is updated in place
@@ -73,7 +78,7 @@ def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, 
     import napari.layers
 
     kind = getattr(napari.layers, layer_type.capitalize())
-    existing = viewer.layers[name] if name in viewer.layers else None
+    existing = layer_named(viewer, name)
     if isinstance(existing, kind) and (reuse is None or reuse(existing)):
         existing.data = data
         for key, value in kwargs.items():
