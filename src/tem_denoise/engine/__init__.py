@@ -5,7 +5,6 @@ Importing this package does not import torch; running a model does.
 
 from tem_denoise.engine.adapters import IdentityAdapter, PercentileAdapter, fit_adapter
 from tem_denoise.engine.denoiser import (
-    DenoiseCancelled,
     Denoiser,
     default_overlap,
     package_version,
@@ -16,7 +15,6 @@ from tem_denoise.engine.tiling import TileGrid, iter_tiled, tile_starts
 from tem_denoise.progress import Progress
 
 __all__ = [
-    "DenoiseCancelled",
     "Denoiser",
     "IdentityAdapter",
     "PercentileAdapter",

@@ -24,7 +24,6 @@ it, so they pool on the same grid as the whole frame.
 from __future__ import annotations
 
 import importlib.metadata
-import threading
 import time
 import warnings
 from collections.abc import Callable, Generator
@@ -70,10 +69,6 @@ def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
             f"{pixel_size_nm * 1000:.1f} pm/px. Bin or crop it into that range, or choose another model."
         )
     return pixel_size_nm
-
-
-class DenoiseCancelled(RuntimeError):
-    """Raised by :meth:`Denoiser.iter_denoise` when :meth:`Denoiser.cancel` was called."""
 
 
 def package_version() -> str:
@@ -184,7 +179,6 @@ class Denoiser:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.eta_s: float | None = None
-        self._cancel = threading.Event()
         self._last_run: dict[str, Any] = {}
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
@@ -250,10 +244,6 @@ class Denoiser:
             precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "fp32"
         dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         return precision, dtype
-
-    def cancel(self) -> None:
-        """Ask a running :meth:`iter_denoise` to stop before its next batch (thread-safe)."""
-        self._cancel.set()
 
     def _run(self, tiles):
         """Model on a batch ``(b, window, h, w)`` -> ``(b, h, w)`` float32, same device."""
@@ -344,13 +334,10 @@ class Denoiser:
 
         Raises
         ------
-        DenoiseCancelled
-            After :meth:`cancel`, before the next batch.
         ValueError
             For bad input (shape, dtype, too few frames for a temporal model, NaN or
             Inf pixels).
         """
-        self._cancel.clear()
         frames, is_2d = _as_stack(stack)
         n, height, width = frames.shape
         window = self.card.temporal_window
@@ -379,7 +366,6 @@ class Denoiser:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
             done_before = done
             try:
-                self._check_cancel(i0, n)
                 windows = read_windows(frames, i0, i1, window)
                 chunk = adapter.forward(windows)
                 steps = self._iter_chunk(chunk, grid, context, batch)
@@ -392,9 +378,8 @@ class Denoiser:
                     self.eta_s = (time.perf_counter() - start) / done * (total - done)
                     yield Progress(done, total, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
                                    f"tile {done} of {total}", self.eta_s, frames_done=i0)
-                    self._check_cancel(i0, n)
             except (RuntimeError, MemoryError) as err:
-                if isinstance(err, DenoiseCancelled) or not _is_out_of_memory(err):
+                if not _is_out_of_memory(err):
                     raise
                 self._free_memory()
                 tile, batch = self._smaller(grid, tile, batch)
@@ -439,10 +424,6 @@ class Denoiser:
         lo, hi = max(0, index - half), min(n, index + half + 1)
         output = yield from self.iter_denoise(np.asarray(stack[lo:hi], dtype=np.float32), adapter=adapter)
         return output[index - lo]
-
-    def _check_cancel(self, frames_done: int, n: int) -> None:
-        if self._cancel.is_set():
-            raise DenoiseCancelled(f"denoising cancelled after {frames_done} of {n} frames")
 
     def _plan(self, height: int, width: int, tile: int, overlap: int) -> tuple[TileGrid, int]:
         """Tile plan and context border for frames of one size.
