@@ -51,9 +51,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
     from tem_denoise.cli.engine import denoise_stack
     from tem_denoise.figures import save_panels
-    from tem_denoise.operations.denoise import DenoiseOptions
+    from tem_denoise.operations.denoise import DenoiseOptions, check_model
     from tem_denoise.physics import sample_hrtem_series
 
+    options = DenoiseOptions(model=args.model, device=args.device)
+    check_model(options)
     out = Path(args.output)
     pair = sample_hrtem_series(n_frames=args.frames)
     source = {"source": "tem_denoise.physics.sample_hrtem_series (synthetic)"}
@@ -62,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     raw_path = io.write(noisy, out / "sample_noisy.tif")
     stack = io.read(raw_path)
     print(f"read {raw_path}: {describe(stack)}")
-    result = denoise_stack(stack, DenoiseOptions(model=args.model, device=args.device))
+    result = denoise_stack(stack, options)
     step = result.provenance["history"][-1]
     written = io.write(result, out / "sample_denoised.tif", model=step["model"],
                        weights_sha256=step["weights_sha256"])

@@ -105,8 +105,8 @@ class FFTWidget(Container):
             return None
         from napari.layers import Shapes
 
-        shapes = layer_named(self.viewer, ROI_NAME)
-        index = chosen_shape(shapes, ("rectangle", "polygon")) if isinstance(shapes, Shapes) else None
+        shapes = layer_named(self.viewer, ROI_NAME, Shapes)
+        index = chosen_shape(shapes, ("rectangle", "polygon")) if shapes is not None else None
         if index is None:
             raise ValueError(f"draw a rectangle on the '{ROI_NAME}' layer (Draw ROI rectangle) first")
         corners = world_to_pixels(self.viewer, layer, shape_world_vertices(shapes, index))
@@ -190,8 +190,8 @@ class FFTWidget(Container):
         """Profile the log power along the line of the spectrum's line layer and plot it."""
         from napari.layers import Shapes
 
-        shapes = layer_named(self.viewer, LINE_NAME)
-        if self.spectrum is None or not isinstance(shapes, Shapes) or self.spectrum_layer not in self.viewer.layers:
+        shapes = layer_named(self.viewer, LINE_NAME, Shapes)
+        if self.spectrum is None or shapes is None or self.spectrum_layer not in self.viewer.layers:
             return
         index = chosen_shape(shapes, ("line",))
         if index is None:

@@ -62,9 +62,10 @@ def derived_metadata(source: Any, step: dict | None = None, stack: Stack | None 
     return metadata
 
 
-def layer_named(viewer: Any, name: str) -> Any:
-    """The viewer's layer called ``name``, or None."""
-    return next((layer for layer in viewer.layers if layer.name == name), None)
+def layer_named(viewer: Any, name: str, kind: type | None = None) -> Any:
+    """The viewer's layer called ``name`` (of class ``kind`` when given), or None."""
+    layer = next((layer for layer in viewer.layers if layer.name == name), None)
+    return layer if kind is None or isinstance(layer, kind) else None
 
 
 def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, reuse: Any = None,
@@ -77,9 +78,8 @@ def show_layer(viewer: Any, name: str, data: Any, layer_type: str = "image", *, 
     """
     import napari.layers
 
-    kind = getattr(napari.layers, layer_type.capitalize())
-    existing = layer_named(viewer, name)
-    if isinstance(existing, kind) and (reuse is None or reuse(existing)):
+    existing = layer_named(viewer, name, getattr(napari.layers, layer_type.capitalize()))
+    if existing is not None and (reuse is None or reuse(existing)):
         existing.data = data
         for key, value in kwargs.items():
             setattr(existing, key, value)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tem_denoise.widgets.glue import plane_calibration
+from tem_denoise.widgets.glue import layer_named, plane_calibration
 
 
 def frame_index(viewer: Any, layer: Any) -> int | None:
@@ -52,8 +52,9 @@ def find_or_add_shapes(viewer: Any, name: str, like: Any) -> Any:
     """
     from napari.layers import Shapes
 
-    if name in viewer.layers and isinstance(viewer.layers[name], Shapes):
-        return viewer.layers[name]
+    existing = layer_named(viewer, name, Shapes)
+    if existing is not None:
+        return existing
     return viewer.add_shapes(
         ndim=2,
         name=name,

@@ -30,7 +30,7 @@ from tem_denoise.analysis import (
 from tem_denoise.io import Calibration
 from tem_denoise.operations.profile import ProfileOptions, line_scan
 from tem_denoise.widgets.forms import OptionsForm
-from tem_denoise.widgets.glue import image_layer_choices
+from tem_denoise.widgets.glue import image_layer_choices, layer_named
 from tem_denoise.widgets.layer_geometry import (
     chosen_shape,
     current_frame,
@@ -88,9 +88,7 @@ class LineScanWidget(Container):
         """The Shapes layer holding the line, or None."""
         from napari.layers import Shapes
 
-        if SHAPES_NAME in self.viewer.layers and isinstance(self.viewer.layers[SHAPES_NAME], Shapes):
-            return self.viewer.layers[SHAPES_NAME]
-        return None
+        return layer_named(self.viewer, SHAPES_NAME, Shapes)
 
     def _watch_shapes(self, _event: Any = None) -> None:
         shapes = self.shapes_layer()
