@@ -1,18 +1,21 @@
 """Train the bundled restoration models on image-formation pairs made on the fly.
 
-Each model (``restore-haadf``, ``restore-bf``, ``restore-hrtem``) is a
-:class:`~tem_denoise.models.restore.RestoreUNet` trained by
-:func:`~tem_denoise.engine.restore_training.iter_train_restore` on
-:mod:`tem_denoise.physics.formation` pairs, and written to
-``src/tem_denoise/models/weights/<name>/`` (``weights.safetensors`` + ``card.json`` with the
-command, seed, configuration, sampling and dose ranges, steps and CPU time). Weights and card
-are checkpointed every ``--checkpoint-minutes``; ``--resume`` continues from the bundled
-checkpoint at the step it reached (the cosine schedule continues; the optimiser restarts).
+Each model (``restore-haadf``, ``restore-bf``, ``restore-hrtem`` and their ``-large``
+variants) is a :class:`~tem_denoise.models.restore.RestoreUNet` trained on
+:mod:`tem_denoise.physics.formation` pairs (:mod:`tem_denoise.engine.restore_training`), and
+written to ``src/tem_denoise/models/weights/<name>/`` (``weights.safetensors`` + ``card.json``
+with the command, seed, configuration, sampling and dose ranges, steps, time and hardware).
+Models of one modality named together learn in lockstep from the same batches (the data are
+made once). ``--workers`` processes make the data; ``--device cuda`` trains on a GPU. Weights
+and card are checkpointed every ``--checkpoint-minutes``; ``--resume`` continues from the
+bundled checkpoint at the step it reached (the cosine schedule continues; the optimiser
+restarts). With ``--minutes``, the cosine ends with the budget if that comes before the steps.
 
 Usage::
 
     python scripts/train_restore.py restore-haadf --minutes 40
     python scripts/train_restore.py restore-haadf --resume --minutes 40
+    python scripts/train_restore.py restore-hrtem restore-hrtem-large --device cuda --workers 5 --minutes 7
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ import argparse
 import platform
 import sys
 import time
-from dataclasses import asdict
+from contextlib import closing
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
 
 from tem_denoise import __version__
-from tem_denoise.engine.restore_training import RestoreConfig, iter_train_restore
+from tem_denoise.engine.restore_training import RestoreConfig, RestoreTrainer, batch_stream, learning_rate
 from tem_denoise.models.card import ModelCard, read_card, write_card
 from tem_denoise.models.registry import BUNDLED_DIR, build_model
 from tem_denoise.models.weights import load_into, save_weights
 from tem_denoise.physics.formation import SPECS as FORMATION
 
-ARCHITECTURE = {"base_channels": 12, "depth": 3}
+SMALL = {"base_channels": 12, "depth": 3}
+LARGE = {"base_channels": 24, "depth": 4}
 WORKING_NM = 0.02
 DESCRIPTIONS = {
     "STEM-HAADF": "HAADF images of random crystals, 2D sheets, particles on supports and single atoms "
@@ -43,23 +48,27 @@ DESCRIPTIONS = {
     "HRTEM": "HRTEM phase-contrast images of random specimens (phase object, random voltage, Cs, defocus, "
              "aperture and coherence; scintillator cameras with correlated noise, or counting)",
 }
-MODELS = {
+CONFIGS = {
     "restore-haadf": RestoreConfig("STEM-HAADF", WORKING_NM, steps=1800, seed=21),
     "restore-bf": RestoreConfig("STEM-BF", WORKING_NM, steps=1000, seed=22),
     "restore-hrtem": RestoreConfig("HRTEM", WORKING_NM, steps=2000, seed=23),
 }
+MODELS = {name: (config, SMALL) for name, config in CONFIGS.items()}
+MODELS.update({f"{name}-large": (config, LARGE) for name, config in CONFIGS.items()})
 
 
 def card_for(name: str, config: RestoreConfig, training: dict, sha: str | None = None) -> ModelCard:
     """The card of restoration model ``name`` (weights and sha256 once written)."""
     spec = FORMATION[config.modality]
+    architecture = MODELS[name][1]
+    large = architecture is LARGE
     return ModelCard(
-        name=name, family="restore", architecture=dict(ARCHITECTURE), modality=config.modality,
+        name=name, family="restore", architecture=dict(architecture), modality=config.modality,
         output_kind="restore", adapter="restore", pixel_size_nm=config.working_nm,
-        sampling_range_nm=spec.pixel_range_nm, tile_size=256, speed_class="fast", is_default=True,
-        weights_file="weights.safetensors" if sha else None, weights_sha256=sha,
-        description=(f"Residual U-Net with a noise-map input ({ARCHITECTURE['base_channels']} base channels, "
-                     f"{ARCHITECTURE['depth']} poolings), run at {config.working_nm * 1000:.0f} pm/px; trained on "
+        sampling_range_nm=spec.pixel_range_nm, tile_size=256, speed_class="slow" if large else "fast",
+        is_default=not large, weights_file="weights.safetensors" if sha else None, weights_sha256=sha,
+        description=(f"Residual U-Net with a noise-map input ({architecture['base_channels']} base channels, "
+                     f"{architecture['depth']} poolings), run at {config.working_nm * 1000:.0f} pm/px; trained on "
                      f"{DESCRIPTIONS[config.modality]}, {spec.pixel_range_nm[0] * 1000:.0f}-"
                      f"{spec.pixel_range_nm[1] * 1000:.0f} pm/px, {spec.dose_range[0]:g}-{spec.dose_range[1]:g} "
                      "e-/px. Restores the image in its own units."),
@@ -82,44 +91,71 @@ def earlier_runs(name: str, model) -> tuple[int, list]:
     return int(card.training["steps"]), list(card.training.get("runs", []))
 
 
-def train(name: str, minutes: float | None, checkpoint_minutes: float, resume: bool, steps: int | None,
-          loss: str | None = None) -> None:
-    config = MODELS[name]
-    config.max_minutes = minutes
-    config.steps = steps or config.steps
-    config.loss = loss or config.loss
-    model = build_model(card_for(name, config, {}))
-    start_step, runs = earlier_runs(name, model) if resume else (0, [])
+def hardware(device: str, workers: int) -> str:
+    """Where the run trains, in words."""
+    where = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{torch.get_num_threads()} CPU threads"
+    return f"{platform.machine()}, {where}" + (f", {workers} data processes" if workers else "")
+
+
+def lockstep_groups(names: list[str]) -> list[list[str]]:
+    """Names grouped by training configuration: each group learns from one stream of batches."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(repr(MODELS[name][0]), []).append(name)
+    return list(groups.values())
+
+
+def train(names: list[str], args: argparse.Namespace, command: str) -> None:
+    """Train the models ``names`` (one configuration) in lockstep, checkpointing as it goes."""
+    config = replace(MODELS[names[0]][0], max_minutes=args.minutes, steps=args.steps or MODELS[names[0]][0].steps,
+                     loss=args.loss or MODELS[names[0]][0].loss,
+                     batch_size=args.batch_size or MODELS[names[0]][0].batch_size)
+    models = {name: build_model(card_for(name, config, {})) for name in names}
+    earlier = {name: earlier_runs(name, model) if args.resume else (0, []) for name, model in models.items()}
+    start_step = earlier[names[0]][0]
+    if any(steps != start_step for steps, _ in earlier.values()):
+        raise SystemExit(f"cannot resume {', '.join(names)} together: their checkpoints are at different steps")
     spec = FORMATION[config.modality]
     base = {
-        "command": f"python scripts/train_restore.py {name}" + (" --resume" if resume else "")
-                   + (f" --steps {steps}" if steps else "") + (f" --loss {loss}" if loss else ""),
-        "config": asdict(config),
+        "command": command, "config": asdict(config),
         "data": {"source": f"tem_denoise.physics.formation.restore_pair(SPECS[{config.modality!r}])",
                  "pixel_range_nm": list(spec.pixel_range_nm), "dose_range_e_per_px": list(spec.dose_range)},
-        "package_version": __version__, "torch": torch.__version__,
-        "hardware": f"{platform.machine()}, {torch.get_num_threads()} CPU threads",
+        "package_version": __version__, "torch": torch.__version__, "hardware": hardware(args.device, args.workers),
     }
-    started, last_save, losses = time.time(), time.time(), []
-    steps = iter_train_restore(model, config, start_step)
+    torch.manual_seed(config.seed + start_step)
+    trainers = {name: RestoreTrainer(model, config, args.device) for name, model in models.items()}
+    losses: dict[str, list[float]] = {name: [] for name in names}
+    started = last_save = time.time()
 
-    def record(step: int, complete: bool) -> dict:
+    def record(name: str, step: int, complete: bool) -> dict:
         run = {"from_step": start_step, "to_step": step, "minutes": round((time.time() - started) / 60, 1),
-               "cpu_minutes": round(time.process_time() / 60, 1),
-               "final_loss": float(np.mean(losses[-50:])) if losses else None}
-        return {**base, "steps": step, "complete": complete, "runs": [*runs, run]}
+               "final_loss": float(np.mean(losses[name][-50:])) if losses[name] else None}
+        return {**base, "steps": step, "complete": complete, "runs": [*earlier[name][1], run]}
 
-    for progress in steps:
-        losses.append(progress.loss)
-        if progress.done % 50 == 0:
-            print(f"{name}: {progress.message} ({time.time() - started:.0f} s)", flush=True)
-        if time.time() - last_save > 60 * checkpoint_minutes:
-            save(name, config, model, record(progress.done, False))
+    def save_all(step: int, complete: bool) -> None:
+        for name, model in models.items():
+            save(name, config, model, record(name, step, complete))
             model.train()
-            last_save = time.time()
-    step = start_step + len(losses)
-    save(name, config, model, record(step, step >= config.steps))
-    print(f"{name}: saved at step {step}", flush=True)
+
+    out_of_time = False
+    with closing(batch_stream(config, start_step, args.workers)) as batches:
+        for step, batch in zip(range(start_step, config.steps), batches):
+            elapsed = time.time() - started
+            out_of_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
+            if out_of_time:
+                break
+            lr = learning_rate(config, step, elapsed)
+            for name, trainer in trainers.items():
+                losses[name].append(trainer.step(batch, lr))
+            if (step + 1) % 50 == 0:
+                shown = ", ".join(f"{name} {np.mean(values[-50:]):.4g}" for name, values in losses.items())
+                print(f"step {step + 1}/{config.steps} ({elapsed:.0f} s, lr {lr:.2e}): {shown}", flush=True)
+            if time.time() - last_save > 60 * args.checkpoint_minutes:
+                save_all(step + 1, False)
+                last_save = time.time()
+    done = start_step + len(losses[names[0]])
+    save_all(done, done >= config.steps or out_of_time)  # the cosine has ended either way
+    print(f"{', '.join(names)}: saved at step {done}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -131,9 +167,13 @@ def main(argv=None) -> int:
     parser.add_argument("--loss", choices=["noise-weighted", "log-mse"], help="loss (default: the model's)")
     parser.add_argument("--steps", type=int, help="total steps of the cosine schedule (default: the model's); "
                                                    "with --resume, more than the checkpoint's to train further")
+    parser.add_argument("--batch-size", type=int, help="crops per step (default: the model's)")
+    parser.add_argument("--device", default="cpu", help="torch device to train on (default: cpu)")
+    parser.add_argument("--workers", type=int, default=0, help="processes making the data (default: 0, in-process)")
     args = parser.parse_args(argv)
-    for name in args.names:
-        train(name, args.minutes, args.checkpoint_minutes, args.resume, args.steps, args.loss)
+    command = "python scripts/train_restore.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    for names in lockstep_groups(args.names):
+        train(names, args, command)
     return 0
 
 

@@ -12,8 +12,13 @@ the same in dB.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import time
-from collections.abc import Generator
+from collections import deque
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -96,9 +101,80 @@ def training_batch(config: RestoreConfig, rng: np.random.Generator) -> tuple[np.
     return np.stack(inputs), np.stack(targets)[:, None], np.array(weights, dtype=np.float32)
 
 
-def _learning_rate(config: RestoreConfig, step: int) -> float:
-    progress = min(step / max(config.steps, 1), 1.0)
-    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + np.cos(np.pi * progress))
+def step_batch(config: RestoreConfig, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch of optimiser step ``step``: the same whichever process makes it."""
+    return training_batch(config, np.random.default_rng([config.seed, step]))
+
+
+def batch_stream(config: RestoreConfig, start_step: int = 0, workers: int = 0) -> Iterator[tuple]:
+    """Batches of steps ``start_step, start_step + 1, ...`` (endless; close the generator to stop).
+
+    ``workers`` processes make them in parallel (0: in this process); at most two batches per
+    worker are made ahead, so memory stays bounded when the optimiser is slower than the data.
+    """
+    steps = itertools.count(start_step)
+    if workers <= 0:
+        for step in steps:
+            yield step_batch(config, step)
+        return
+    with _single_threaded_children():
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    with pool:
+        pending: deque = deque()
+        while True:
+            while len(pending) < 2 * workers:
+                pending.append(pool.apply_async(step_batch, (config, next(steps))))
+            yield pending.popleft().get()
+
+
+@contextmanager
+def _single_threaded_children():
+    """Processes started inside use one math thread each: the processes are the parallelism."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
+
+
+def learning_rate(config: RestoreConfig, step: int, elapsed_s: float = 0.0) -> float:
+    """Cosine from ``lr`` to ``lr_min`` over the steps, or over ``max_minutes`` if that ends first."""
+    progress = step / max(config.steps, 1)
+    if config.max_minutes:
+        progress = max(progress, elapsed_s / (60 * config.max_minutes))
+    progress = min(progress, 1.0)
+    return float(config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + np.cos(np.pi * progress)))
+
+
+class RestoreTrainer:
+    """One model and its Adam optimiser; several trainers can learn in lockstep from one stream."""
+
+    def __init__(self, model, config: RestoreConfig, device: str = "cpu"):
+        import torch
+
+        self.model, self.config, self.device = model.to(device).train(), config, device
+        self.optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+    def step(self, batch: tuple, lr: float) -> float:
+        """One optimiser step on ``batch`` (from :func:`training_batch`) at learning rate ``lr``."""
+        import torch
+
+        for group in self.optimiser.param_groups:
+            group["lr"] = lr
+        inputs, targets, weights = (torch.from_numpy(a).to(self.device) for a in batch)
+        self.optimiser.zero_grad()
+        error = ((self.model(inputs) - targets) ** 2).mean(dim=(1, 2, 3))
+        loss = torch.log(error + 1e-8).mean() if self.config.loss == "log-mse" else (error * weights).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimiser.step()
+        return float(loss.item())
 
 
 @dataclass
@@ -111,32 +187,23 @@ class RestoreResult:
     config: dict
 
 
-def iter_train_restore(model, config: RestoreConfig, start_step: int = 0,
-                       device: str = "cpu") -> Generator[Progress, None, RestoreResult]:
+def iter_train_restore(model, config: RestoreConfig, start_step: int = 0, device: str = "cpu",
+                       workers: int = 0) -> Generator[Progress, None, RestoreResult]:
     """Train ``model`` (a :class:`~tem_denoise.models.restore.RestoreUNet`) in place from
-    ``start_step`` (to continue an earlier run) to ``config.steps``; one progress per step."""
+    ``start_step`` (to continue an earlier run) to ``config.steps`` or ``config.max_minutes``;
+    one progress per step. ``workers`` data processes (see :func:`batch_stream`)."""
     import torch
 
     torch.manual_seed(config.seed + start_step)
-    rng = np.random.default_rng([config.seed, start_step])
-    model.to(device).train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    trainer = RestoreTrainer(model, config, device)
     losses, start = [], time.time()
-    step = start_step
-    while step < config.steps:
-        if config.max_minutes is not None and time.time() - start > 60 * config.max_minutes:
-            break
-        for group in optimiser.param_groups:
-            group["lr"] = _learning_rate(config, step)
-        inputs, targets, weights = (torch.from_numpy(a).to(device) for a in training_batch(config, rng))
-        optimiser.zero_grad()
-        error = ((model(inputs) - targets) ** 2).mean(dim=(1, 2, 3))
-        loss = torch.log(error + 1e-8).mean() if config.loss == "log-mse" else (error * weights).mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        losses.append(float(loss.item()))
-        step += 1
-        yield Progress(step, config.steps, f"step {step}/{config.steps}: loss {losses[-1]:.4g}", loss=losses[-1])
+    with closing(batch_stream(config, start_step, workers)) as batches:
+        for step, batch in zip(range(start_step, config.steps), batches):
+            elapsed = time.time() - start
+            if config.max_minutes is not None and elapsed > 60 * config.max_minutes:
+                break
+            losses.append(trainer.step(batch, learning_rate(config, step, elapsed)))
+            yield Progress(step + 1, config.steps, f"step {step + 1}/{config.steps}: loss {losses[-1]:.4g}",
+                           loss=losses[-1])
     model.eval()
-    return RestoreResult(step, losses, time.time() - start, asdict(config))
+    return RestoreResult(start_step + len(losses), losses, time.time() - start, asdict(config))
