@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 
 from quality import fine_tuned, localisation, make_set, run, score
-
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune import lowpass_period, with_lowpass_period
 from tem_denoise.models.registry import available_models, build_model

@@ -36,9 +36,8 @@ from tem_denoise.analysis.atoms import locate_atoms_stack
 from tem_denoise.analysis.metrics import atom_map_iou, match_positions, psnr, ssim
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.training import SelfSupervisedConfig, iter_train_self_supervised
-from tem_denoise.models.registry import capabilities
 from tem_denoise.models.card import write_card
-from tem_denoise.models.registry import PARENT_MODALITY, available_models, load_model
+from tem_denoise.models.registry import PARENT_MODALITY, available_models, capabilities, load_model
 from tem_denoise.physics import sample_counting_series
 from tem_denoise.physics.datasets import synth_set
 from tem_denoise.progress import run_to_end

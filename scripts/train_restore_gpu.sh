@@ -2,7 +2,7 @@
 # Train the three restoration models and their -large variants on one GPU machine at once:
 # one process per modality (the small and large model of a modality learn in lockstep from the
 # same batches), with the CPU cores shared out as data processes. Checkpoints are archived to
-# "$1/weights.tgz" every minute, so a run cut short still returns its last checkpoint.
+# "$1/weights.tgz.NN" (pieces) every minute, so a run cut short still returns its last checkpoint.
 #
 # Usage: bash scripts/train_restore_gpu.sh OUT_DIR MINUTES
 set -euo pipefail
@@ -12,7 +12,10 @@ export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
 python=${PYTHON:-python3}
 common=(--device cuda --minutes "$minutes" --steps 40000 --batch-size 16 --loss log-mse --checkpoint-minutes 1)
 weights=src/tem_denoise/models/weights
-archive() { tar czf "$out/weights.tgz.tmp" -C "$weights" $(cd "$weights" && ls -d restore-*) && mv "$out/weights.tgz.tmp" "$out/weights.tgz"; }
+archive() {  # in pieces of 15 MB (reassemble with: cat weights.tgz.* | tar xz)
+  tar czf "$out/archive.tmp" -C "$weights" $(cd "$weights" && ls -d restore-*) &&
+    rm -f "$out"/weights.tgz.* && split -b 15M -d "$out/archive.tmp" "$out/weights.tgz." && rm "$out/archive.tmp"
+}
 
 "$python" scripts/train_restore.py restore-hrtem restore-hrtem-large --workers 6 "${common[@]}" >"$out/hrtem.log" 2>&1 &
 "$python" scripts/train_restore.py restore-haadf restore-haadf-large --workers 4 "${common[@]}" >"$out/haadf.log" 2>&1 &

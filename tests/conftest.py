@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from realdata import real_file
 from tem_denoise.io import Stack
+
+# napari's settings (reader preferences included) stay in memory in tests, never in the user's
+# settings file: an empty NAPARI_CONFIG means no file. Read when napari.settings is imported.
+os.environ["NAPARI_CONFIG"] = ""
 
 
 @pytest.fixture(autouse=True)

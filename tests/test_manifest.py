@@ -29,3 +29,21 @@ def test_readme_test_command_is_what_ci_runs():
     command = next(line.strip() for line in ci.splitlines() if "pytest" in line and "TEST_COMMAND" in line)
     test_command = command.split("=", 1)[1].strip().strip("'\"")
     assert test_command in readme
+
+
+def test_reader_patterns_are_the_extensions_io_reads():
+    import yaml
+
+    from tem_denoise.napari_hooks import reader_patterns
+
+    manifest = yaml.safe_load((ROOT / "napari.yaml").read_text())
+    (reader,) = manifest["contributions"]["readers"]
+    assert reader["filename_patterns"] == reader_patterns()
+    assert manifest["on_activate"] == "tem_denoise.napari_hooks:activate"
+
+
+def test_ci_lints_and_type_checks_before_the_tests():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    steps = [line.strip() for line in ci if line.startswith(".venv/bin/") or line.startswith("$TEST_COMMAND")]
+    assert steps == [".venv/bin/ruff check .", ".venv/bin/mypy", "$TEST_COMMAND"]
+    assert ".[testing,lint]" in (ROOT / ".ci" / "setup").read_text()

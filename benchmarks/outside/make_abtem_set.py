@@ -234,7 +234,7 @@ def simulate_stem(spec: Spec, atoms, shape: tuple[int, int]) -> tuple[dict, dict
 
     computed = dask.compute(*[m.array for m in measurements])
     signals = {}
-    for name, m, array in zip(("haadf", "abf"), measurements, computed):
+    for name, array in zip(("haadf", "abf"), computed):
         images = abtem.Images(np.asarray(array), sampling=(lx / scan_gpts[0], ly / scan_gpts[1]))
         images = images.interpolate(gpts=(nx, ny), method="fft").gaussian_filter(spec.source_sigma_A)
         signals[name] = np.asarray(images.array).T

@@ -213,8 +213,8 @@ class TemDenoiseModel(Method):
     @property
     def slug(self) -> str:
         if self.card is None:
-            return f"tem_denoise-{self.model}-{registry_fingerprint()}"
-        return f"tem_denoise-{self.model}-{(self.card.weights_sha256 or 'builtin')[:8]}"
+            return f"tem_denoise-{self.model}-{registry_fingerprint()}-{engine_fingerprint()}"
+        return f"tem_denoise-{self.model}-{(self.card.weights_sha256 or 'builtin')[:8]}-{engine_fingerprint()}"
 
     def applies_to(self, frame) -> bool:
         if self.card is None:
@@ -247,6 +247,20 @@ def registry_fingerprint() -> str:
 
     cards = sorted((name, card.weights_sha256 or "", card.is_default) for name, card in available_models().items())
     return hashlib.sha1(repr(cards).encode()).hexdigest()[:8]
+
+
+def engine_fingerprint() -> str:
+    """6 hex digits naming the source of the code between the network and its output (sampling,
+    noise level, adapters, tiling, denoiser, discrepancy step), so cached outputs are redone
+    when it changes."""
+    import hashlib
+
+    import tem_denoise
+
+    root = Path(tem_denoise.__file__).parent
+    parts = ["sampling.py", "physics/noise_level.py", "engine/adapters.py", "engine/tiling.py",
+             "engine/denoiser.py", "engine/discrepancy.py", "engine/counting.py"]
+    return hashlib.sha1(b"".join((root / part).read_bytes() for part in parts)).hexdigest()[:6]
 
 
 def make_method(name: str) -> Method:

@@ -1,14 +1,21 @@
-"""npe2 contributions that need no Qt: the reader and the TIFF writer.
+"""npe2 contributions that need no Qt: the reader, the TIFF writer and the plugin's activation.
 
 napari calls :func:`get_reader` with a path (or list of paths); it returns None for files
 this plugin does not read, so napari can try another plugin, and otherwise a function that
 returns one Image layer per image dataset in the file.
+
+napari's own reader also claims ``*.tif``; when two readers claim a file and the user's
+preferences (``napari.settings`` ``plugins.extension2reader``) name neither, napari asks which
+one to use, and ``viewer.open(path)`` uses napari's built-in one (scale 1, no units). When
+napari first uses the plugin in a session, :func:`activate` makes this reader the preference
+for the patterns it reads that the user has not assigned (:func:`prefer_this_reader`).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ from tem_denoise import io
 from tem_denoise.layers import layer_to_stack, stack_to_layer_data
 
 LayerData = tuple[Any, dict, str]
+PLUGIN_NAME = "napari-tem-denoise"
 
 
 def _readable_file(path: Any) -> bool:
@@ -54,3 +62,42 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Write one Image layer to an ImageJ TIFF with its pixel size and provenance."""
     stack = layer_to_stack({**meta, "data": data})
     return [str(io.write(stack, path))]
+
+
+def reader_patterns() -> list[str]:
+    """The filename patterns this plugin reads (``*.tif``, ``*.emd``...), as in napari.yaml."""
+    return [f"*{ext}" for ext in io.EXTENSIONS]
+
+
+def prefer_this_reader() -> list[str]:
+    """Make this plugin napari's reader for each of :func:`reader_patterns` that napari's
+    preferences (``plugins.extension2reader``) do not assign to a reader yet.
+
+    A pattern the user has assigned (to napari's built-in reader or to any other plugin) is
+    left as it is. napari saves its preferences, so the choice lasts; the user changes it in
+    *Preferences > Plugins*. Returns the patterns assigned now (none when napari is absent).
+    """
+    try:
+        from napari.settings import get_settings
+    except ImportError:  # npe2 without napari (e.g. ``npe2 validate``)
+        return []
+    plugins = get_settings().plugins
+    chosen = dict(plugins.extension2reader)
+    added = [pattern for pattern in reader_patterns() if pattern not in chosen]
+    if added:
+        plugins.extension2reader = {**chosen, **dict.fromkeys(added, PLUGIN_NAME)}
+    return added
+
+
+def activate(context: Any) -> None:
+    """npe2 ``on_activate``: napari activates a plugin the first time it uses one of its
+    contributions in a session (a reader, a dock, sample data); see :func:`prefer_this_reader`.
+
+    A preference that cannot be saved (e.g. a read-only settings file) gives a warning and
+    leaves napari asking which reader to use; it never stops the plugin from working.
+    """
+    try:
+        prefer_this_reader()
+    except Exception as exc:  # noqa: BLE001 - the plugin must activate whatever napari's settings do
+        warnings.warn(f"{PLUGIN_NAME} could not make itself napari's reader for its file types ({exc}); "
+                      "napari will ask which reader to use.", RuntimeWarning, stacklevel=2)

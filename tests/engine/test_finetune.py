@@ -62,8 +62,7 @@ def test_finetuned_model_keeps_the_chosen_lowpass(tmp_path):
     config = SelfSupervisedConfig(steps=20, crop=32, batch_size=4)
     outputs = {}
     for period in (14.0, 3.0):
-        tuned = run_to_end(iter_finetune(base, noisy, f"p{period:g}", config, folder=tmp_path,
-                                         lowpass_period_px=period))
+        run_to_end(iter_finetune(base, noisy, f"p{period:g}", config, folder=tmp_path, lowpass_period_px=period))
         assert lowpass_period(available_models([tmp_path])[f"p{period:g}"]) == period
         outputs[period] = Denoiser(f"p{period:g}", device="cpu", user_dirs=[tmp_path]).denoise(noisy[0])
     def fringe(image):  # amplitude at 1/4 cycles per pixel

@@ -88,7 +88,6 @@ def test_ncem_file_keeps_stacks_and_leaves_out_4d(real):
 @pytest.mark.parametrize(
     ("key", "reason"),
     [
-        ("velox_si", "spectrum image"),
         ("velox_spectrum", "no datasets"),
         ("velox_fft", "complex"),
         ("ncem_4d", "5D data"),
@@ -109,3 +108,18 @@ def test_uncalibrated_dm4_gets_pixel_units(real):
     stack = io.read(real("dm4_image"))
     assert stack.units == ("pixel", "pixel") and stack.scale == (1.0, 1.0)
     assert stack.calibration.pixel_size is None
+
+
+@pytest.mark.parametrize(("key", "frames", "interval_s"), [("velox_si", 5, 0.0416), ("velox_si_4detectors", 2, 16.384)])
+def test_velox_frames_recorded_with_a_spectrum_image_open_as_a_stack(real, key, frames, interval_s):
+    """The HAADF frames Velox stores beside an EDS spectrum image (read with ``sparse``) open
+    as a (t, y, x) stack whose first frame is the image stored in the file."""
+    path = real(key)
+    stack = io.read(path)
+    assert stack.name == "HAADF" and stack.modality == "STEM-HAADF"
+    assert stack.n_frames == frames and stack.axis_labels == ("t", "y", "x")
+    assert stack.units == ("s", "nm", "nm") and stack.frame_interval == pytest.approx(interval_s)
+    with h5py.File(path) as f:
+        (group,) = f["Data/Image"].values()
+        stored = group["Data"][:, :, 0]
+    np.testing.assert_array_equal(np.asarray(stack.data[0]), stored)

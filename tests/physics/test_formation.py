@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tem_denoise.physics.formation import SPECS, restore_pair
-from tem_denoise.physics.formation import detector, hrtem, stem, structures
+from tem_denoise.physics.formation import SPECS, detector, hrtem, restore_pair, stem, structures
 from tem_denoise.physics.noise_level import NoiseLevel, estimate_level, level_from_model, sigma_map
 from tem_denoise.physics.noise_models import HRTEMNoise
 from tem_denoise.sampling import factor_for, noise_gain, to_native, to_working, working_shape

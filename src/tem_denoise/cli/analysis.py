@@ -39,16 +39,17 @@ def cmd_drift(args: argparse.Namespace) -> int:
     estimate_on = io.read(args.estimate_on) if args.estimate_on and shifts is None else None
     result = run(iter_correct_drift(stack, options, estimate_on=estimate_on, shifts=shifts,
                                     shifts_from=str(args.shifts) if args.shifts else None))
-    if not result.registered:
+    corrected = result.stack
+    if corrected is None:
         print(f"error: no drift could be measured; nothing written. {result.estimate.warnings[0]}", file=sys.stderr)
         return 1
-    written = io.write(result.stack, output, inputs=inputs)
+    written = io.write(corrected, output, inputs=inputs)
     csv = shifts_path(output)
     result.write_shifts(csv)
     print(result.summary())
     if options.mode == "crop":
         y0, x0 = result.origin_px
-        print(f"cropped to {result.stack.shape[1]} x {result.stack.shape[2]} px starting at input pixel "
+        print(f"cropped to {corrected.shape[1]} x {corrected.shape[2]} px starting at input pixel "
               f"(y {y0:.0f}, x {x0:.0f})")
     print(f"wrote {written}\nwrote {csv}")
     return 0

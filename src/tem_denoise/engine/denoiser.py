@@ -10,8 +10,9 @@ autocast (bf16 where supported, else fp16) and, when memory runs out, halves the
 batch and then the tile and retries the chunk.
 
 Model protocol (:mod:`tem_denoise.models.protocol`): a model maps
-``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``. A model may split itself into a local part and a whole-frame part by defining
-``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
+``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``. A model may split itself
+into a local part and a whole-frame part (:class:`~tem_denoise.models.protocol.SplitModel`)
+by defining ``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
 the blended result), ``receptive_radius`` (pixels of context the local part
 needs) and ``padding_mode`` (its border rule, a ``torch.nn.functional.pad``
 mode): then tiling is exact, the frame gets a border in that mode before it is
@@ -32,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-from tem_denoise.engine.adapters import fit_adapter, fit_restore_adapter
+from tem_denoise.engine import discrepancy
+from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
@@ -51,6 +53,10 @@ DISTRIBUTION = "napari-tem-denoise"
 
 class SamplingWarning(UserWarning):
     """A restoration model runs on frames whose pixel size is unknown."""
+
+
+class DoseWarning(UserWarning):
+    """A restoration model runs on frames less noisy than any it was trained on."""
 
 
 def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
@@ -180,6 +186,7 @@ class Denoiser:
         self.batch_size = batch_size
         self.eta_s: float | None = None
         self._last_run: dict[str, Any] = {}
+        self._alphas: list[float] = []
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -361,6 +368,7 @@ class Denoiser:
         batch = self._batch_size(grid)
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
+        self._alphas = []
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
@@ -391,7 +399,7 @@ class Denoiser:
                                f"{batch} per batch", self.eta_s, frames_done=i0)
                 continue
             if invert:
-                y = adapter.inverse(y)
+                y = self._restored(adapter, windows[:, -1], adapter.inverse(y))
             if is_2d:
                 out[...] = y[0]
             else:
@@ -401,6 +409,7 @@ class Denoiser:
             "tile": tile or 0, "overlap": overlap if tile else 0, "batch_size": batch,
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
+            **self._discrepancy_record(),
         }
         yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
@@ -457,6 +466,41 @@ class Denoiser:
 
         tensor = torch.from_numpy(np.ascontiguousarray(chunk))
         return tensor.to(self.device, non_blocking=True) if self.device.type != "cpu" else tensor
+
+    def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray) -> np.ndarray:
+        """Restored ``(F, y, x)`` frames held to the noise of their raw ``frames``
+        (:mod:`tem_denoise.engine.discrepancy`) where the noise law is exact or the frames are
+        less noisy than the model's training data."""
+        if not isinstance(adapter, RestoreAdapter):
+            return restored
+        outputs = []
+        for frame, out in zip(frames, restored):
+            if discrepancy.applies_to(adapter.level) or self._above_trained_dose(frame, adapter.level):
+                out, alpha = discrepancy.limit_to_noise(frame, out, adapter.level)
+                self._alphas.append(alpha)
+            outputs.append(out)
+        return np.stack(outputs)
+
+    def _above_trained_dose(self, frame: np.ndarray, level) -> bool:
+        """True (with one warning per run) when ``frame``'s effective dose exceeds the card's."""
+        dose_range = (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
+        dose = discrepancy.effective_dose(frame, level)
+        if not dose_range or dose is None or dose <= dose_range[1]:
+            return False
+        if not self._alphas:
+            warnings.warn(f"{self.card.name} was trained on doses up to {dose_range[1]:g} e-/px; this frame's noise "
+                          f"corresponds to about {dose:.3g} e-/px. Its change to the frame is held to the noise level "
+                          "(discrepancy principle); a Gaussian filter may do as well at this dose.",
+                          DoseWarning, stacklevel=4)
+        return True
+
+    def _discrepancy_record(self) -> dict:
+        """Provenance of the discrepancy step: how much of the network's change was kept."""
+        if not self._alphas:
+            return {}
+        alphas = np.asarray(self._alphas)
+        return {"discrepancy": {"frames_limited": int(np.sum(alphas < 1)), "alpha_min": round(float(alphas.min()), 3),
+                                "alpha_mean": round(float(alphas.mean()), 3)}}
 
     def _free_memory(self) -> None:
         import torch

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 
@@ -106,7 +106,7 @@ def step_batch(config: RestoreConfig, step: int) -> tuple[np.ndarray, np.ndarray
     return training_batch(config, np.random.default_rng([config.seed, step]))
 
 
-def batch_stream(config: RestoreConfig, start_step: int = 0, workers: int = 0) -> Iterator[tuple]:
+def batch_stream(config: RestoreConfig, start_step: int = 0, workers: int = 0) -> Generator[tuple, None, None]:
     """Batches of steps ``start_step, start_step + 1, ...`` (endless; close the generator to stop).
 
     ``workers`` processes make them in parallel (0: in this process); at most two batches per

@@ -87,8 +87,8 @@ def read_all(path: str | Path) -> list[Stack]:
     if not stacks:
         found = "; ".join(skipped) if skipped else f"'{path}' contains no datasets"
         raise ReadError(f"No image data to open: {found}.")
-    for why in skipped:
-        warnings.warn(f"Left out {why}.", SkippedDatasetWarning, stacklevel=2)
+    for reason in skipped:
+        warnings.warn(f"Left out {reason}.", SkippedDatasetWarning, stacklevel=2)
     for stack in stacks:
         _warn_non_finite(stack, path, fmt)
     return stacks

@@ -58,11 +58,10 @@ class Calibration:
         converted = [to_napari_units(float(s), unit_text(u)) for s, u in zip(scale, units, strict=True)]
         spatial = converted[-2:]
         pixel_size = None
-        origin = tuple(float(t) for t in translate[-2:])
+        origin = (float(translate[-2]), float(translate[-1]))
         if all(unit == "nm" for _, unit in spatial):
             pixel_size = (spatial[0][0], spatial[1][0])
-            origin = tuple(float(t) * new / float(s) for t, (new, _), s in
-                           zip(translate[-2:], spatial, scale[-2:], strict=True))
+            origin = (origin[0] * pixel_size[0] / float(scale[-2]), origin[1] * pixel_size[1] / float(scale[-1]))
         interval = converted[0][0] if len(converted) == 3 and converted[0][1] == "s" else None
         return cls(pixel_size, origin, interval)
 
@@ -119,7 +118,7 @@ class Calibration:
 
     def describe(self) -> str:
         """A short text such as ``"0.07 x 0.07 nm/px"`` or ``"uncalibrated (px)"``."""
-        if not self.calibrated:
+        if self.pixel_size is None:
             return "uncalibrated (px)"
         y, x = self.pixel_size
         return f"{x:.4g} nm/px" if np.isclose(y, x) else f"{y:.4g} x {x:.4g} nm/px (y, x)"

@@ -34,11 +34,14 @@ class Format:
 
 
 FORMATS = (
-    Format("Velox/NCEM EMD", (".emd",), "rsciio.emd", (("select_type", "images"),)),
+    # load_SI_image_stack: the frames of the images recorded with an EDS spectrum image, not their sum
+    Format("Velox/NCEM EMD", (".emd",), "rsciio.emd",
+           (("select_type", "images"), ("load_SI_image_stack", True))),
     Format("Gatan Digital Micrograph", (".dm3", ".dm4"), "rsciio.digitalmicrograph"),
     Format("FEI TIA", (".ser", ".emi"), "rsciio.tia"),
     Format("MRC", (".mrc", ".mrcs"), "rsciio.mrc"),
     Format("TIFF", (".tif", ".tiff"), "rsciio.tiff"),
+    Format("HyperSpy", (".hspy", ".hdf5"), "rsciio.hspy"),
 )
 EXTENSIONS = tuple(ext for fmt in FORMATS for ext in fmt.extensions)
 # Formats whose pixels are stored uncompressed after a header RosettaSciIO parses lazily.
@@ -67,9 +70,9 @@ def read_signals(path: Path, fmt: Format) -> list[dict]:
     except ModuleNotFoundError as exc:
         if "sparse" in str(exc):
             raise ReadError(
-                f"'{path}' holds an EDS spectrum image. napari-tem-denoise opens images and "
-                "image stacks; export the HAADF/BF image from Velox, or `pip install sparse` so "
-                "that the images stored beside the spectrum image can be read."
+                f"'{path}' holds an EDS spectrum image, and reading the images stored beside it "
+                "needs the 'sparse' package, a dependency of napari-tem-denoise that is missing "
+                "here; reinstall napari-tem-denoise (or `pip install sparse`)."
             ) from exc
         raise unreadable(path, fmt, exc) from exc
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes a clear ReadError
@@ -150,7 +153,18 @@ def _refusal(signal: dict) -> str | None:
         "EDS", "EDS_TEM", "EDS_SEM", "EELS"
     }:
         return "spectroscopy data"
+    if _signal_dimension(signal["axes"]) == 1:
+        return "a set of spectra or profiles (its signal is 1D), not an image"
     return None
+
+
+def _signal_dimension(axes: list[dict]) -> int | None:
+    """How many axes the file marks as signal axes (``navigate`` False), or None when it does
+    not say (HyperSpy files and several RosettaSciIO readers mark them)."""
+    flags = [axis.get("navigate") for axis in axes]
+    if any(flag is None for flag in flags):
+        return None
+    return sum(not flag for flag in flags)
 
 
 def _is_channel(name: object) -> bool:
@@ -182,7 +196,9 @@ def signal_to_stack(signal: dict, path: Path, fmt: Format) -> Stack:
     if data.ndim == 2:
         data = np.array(data)
     calibration = [_axis_calibration(axis) for axis in signal["axes"]]
-    scale, units, translate = (tuple(c[i] for c in calibration) for i in range(3))
+    scale = tuple(c[0] for c in calibration)
+    units = tuple(c[1] for c in calibration)
+    translate = tuple(c[2] for c in calibration)
     original = signal.get("original_metadata", {}) or {}
     return Stack(
         data=data,
@@ -193,5 +209,5 @@ def signal_to_stack(signal: dict, path: Path, fmt: Format) -> Stack:
         name=name,
         metadata=original,
         provenance={"source": str(path), "reader": f"{fmt.module} ({fmt.name})"},
-        modality=guess_modality(name, original),
+        modality=guess_modality(name, original, signal.get("metadata")),
     )

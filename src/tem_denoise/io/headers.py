@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from tem_denoise.io.stack import ReadError
 from tem_denoise.memory import available_bytes, format_bytes
@@ -132,7 +133,7 @@ def _os_error_message(path: Path, exc: OSError) -> str:
         errno.ENAMETOOLONG: "has a name too long for the file system",
         errno.ENOTDIR: "does not exist (a folder in its path is a file)",
     }
-    reason = reasons.get(exc.errno, f"cannot be read ({exc.strerror or exc})")
+    reason = reasons.get(exc.errno or 0, f"cannot be read ({exc.strerror or exc})")
     return f"'{path}' {reason}."
 
 
@@ -149,7 +150,7 @@ def check_before_reading(path: Path) -> dict:
     return (check(path, size) if check is not None else None) or {}
 
 
-def _read_exactly(handle, offset: int, dtype: np.dtype | list, count: int, path: Path, what: str):
+def _read_exactly(handle, offset: int, dtype: npt.DTypeLike, count: int, path: Path, what: str):
     """``count`` items of ``dtype`` at byte ``offset``; ReadError when the file ends first."""
     dtype = np.dtype(dtype)
     handle.seek(offset)
@@ -449,7 +450,7 @@ def _check_emi(path: Path, size: int) -> None:
         _check_ser(series, regular_file_size(series))
 
 
-# --- HDF5 (.emd): checked in a child process; image datasets must be stored whole -------------
+# --- HDF5 (.emd, .hspy, .hdf5): checked in a child process; image datasets stored whole ------
 
 HDF5_PROBE_CPU_SECONDS = 4  # CPU time the child may spend (a loop in HDF5 burns CPU)
 HDF5_PROBE_WALL_SECONDS = 60.0  # wall time, generous: the machine may be busy
@@ -515,7 +516,7 @@ def _probe_main() -> None:
         warnings.simplefilter("always")
         try:
             _probe_hdf5(path, size)
-            report = {}
+            report: dict[str, object] = {}
         except ReadError as exc:
             report = {"refused": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which refuses the file
@@ -711,6 +712,8 @@ CHECKS = {
     ".ser": _check_ser,
     ".emi": _check_emi,
     ".emd": _check_hdf5,
+    ".hspy": _check_hdf5,
+    ".hdf5": _check_hdf5,
     ".tif": _check_tiff,
     ".tiff": _check_tiff,
 }

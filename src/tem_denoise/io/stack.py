@@ -42,7 +42,9 @@ class Stack:
     provenance : dict
         What produced this data: source file, reader, and every processing step applied.
     modality : str or None
-        ``"HRTEM"``, ``"STEM-HAADF"``, ``"STEM-BF"`` or None when the file does not say.
+        One of :data:`tem_denoise.io.modality.MODALITIES` (``"HRTEM"``, ``"STEM-HAADF"``,
+        ``"STEM-DF"``, ``"STEM-BF"``, ``"STEM-DPC"``, ``"STEM-iDPC"``, ``"STEM-dDPC"``) or None
+        when the file does not say.
     """
 
     data: Any
@@ -82,8 +84,9 @@ class Stack:
     ) -> Stack:
         """Wrap an array with a square pixel size in nm (None: uncalibrated) and,
         for stacks, a frame interval in seconds (None: unknown)."""
-        spatial_scale = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
-        spatial_units = ("nm", "nm") if pixel_size else ("pixel", "pixel")
+        spatial_scale: tuple[float, ...] = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
+        spatial_units: tuple[str, ...] = ("nm", "nm") if pixel_size else ("pixel", "pixel")
+        labels: tuple[str, ...]
         if len(data.shape) == 3:
             t_scale, t_unit = (frame_interval, "s") if frame_interval else (1.0, "pixel")
             scale, units, labels = (t_scale, *spatial_scale), (t_unit, *spatial_units), STACK_LABELS

@@ -13,6 +13,7 @@ import math
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -31,7 +32,7 @@ def _ignored(path: Path, what: str, why: object) -> None:
                   MetadataWarning, stacklevel=4)
 
 
-def _positive(value: object) -> float | None:
+def _positive(value: Any) -> float | None:
     """``value`` as a positive finite float, else None."""
     try:
         number = float(value)
@@ -256,7 +257,7 @@ def write_tiff(stack: Stack, path: str | Path, provenance: dict) -> Path:
     dtype = np.dtype(stack.data.dtype)
     if dtype.type not in IMAGEJ_DTYPES:
         dtype = np.dtype(np.float32)
-    metadata = {"axes": "TYX" if stack.is_stack else "YX"}
+    metadata: dict[str, object] = {"axes": "TYX" if stack.is_stack else "YX"}
     resolution = None
     size = stack.calibration.pixel_size
     if size:

@@ -18,7 +18,8 @@ from typing import Any
 from tem_denoise.outputs import write_text
 
 CARD_SCHEMA = 1
-MODALITIES = ("HRTEM", "HRTEM-counting", "STEM-HAADF", "STEM-BF", "any")
+MODALITIES = ("HRTEM", "HRTEM-counting", "STEM-HAADF", "STEM-BF", "STEM-DF", "STEM-DPC", "STEM-iDPC",
+              "STEM-dDPC", "any")
 OUTPUT_KINDS = ("restore", "atom-map")
 ADAPTERS = ("percentile-255", "none", "restore")
 SPEED_CLASSES = ("fast", "medium", "slow")
@@ -47,8 +48,9 @@ class ModelCard:
         Keyword arguments of the family's constructor.
     modality : str
         ``"HRTEM"``, ``"HRTEM-counting"`` (movies of raw electron counts from a direct
-        detector in counting mode, low dose per frame), ``"STEM-HAADF"``, ``"STEM-BF"`` or
-        ``"any"``.
+        detector in counting mode, low dose per frame), ``"STEM-HAADF"``, ``"STEM-BF"``, the other
+        STEM contrasts files name (``"STEM-DF"``, ``"STEM-DPC"``, ``"STEM-iDPC"``, ``"STEM-dDPC"``)
+        or ``"any"``.
     output_kind : str
         ``"restore"`` (clean image in the input's units) or ``"atom-map"``.
     adapter : str

@@ -77,7 +77,8 @@ FAMILIES: dict[str, Family] = {
 
 def builtin_cards() -> list[ModelCard]:
     """Cards of the classical baselines (always available, no weights)."""
-    common = dict(modality="any", output_kind="restore", adapter="none", speed_class="fast", source="builtin")
+    common: dict[str, Any] = dict(modality="any", output_kind="restore", adapter="none", speed_class="fast",
+                                  source="builtin")
     return [
         ModelCard("gaussian-2d", "gaussian-2d", {"sigma": 1.5},
                   description="Gaussian blur of each frame, sigma 1.5 px.", **common),

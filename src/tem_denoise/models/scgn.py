@@ -77,12 +77,12 @@ class EnhancementBlock(nn.Module):
         super().__init__()
         if channels % 2:
             raise ValueError(f"SCGN needs an even channel count, got {channels}")
-        self.half = channels // 2
-        self.units = nn.ModuleList([EnhancementUnit(self.half) for _ in range(2)])
+        self.half_channels = channels // 2
+        self.units = nn.ModuleList([EnhancementUnit(self.half_channels) for _ in range(2)])
         self.fuse = conv3x3(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x_local, x_global = torch.split(x, self.half, dim=1)
+        x_local, x_global = torch.split(x, self.half_channels, dim=1)
         y_local, y_global = x_local, x_global
         for unit in self.units:
             y_local, y_global = unit(y_local, y_global)

@@ -195,7 +195,7 @@ def _iter_find_atoms(stack: Stack, options: AtomOptions, frame: int | None, atom
     table["frame"] = table["frame"] + first
     if inverted:
         table["background"] = -table["background"]
-    if calibration.calibrated:
+    if calibration.pixel_size is not None:
         table = atoms_in_nm(table, calibration.pixel_size, calibration.origin)
     step = {"operation": "atom localisation", **asdict(options), "min_separation_px": separation,
             "separation_from": "image spacing" if spacing is not None else "user",

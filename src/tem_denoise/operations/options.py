@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args, get_origin
 
 def option(default: Any, help: str, *, minimum: float | None = None, maximum: float | None = None,
            step: float | None = None, labels: Mapping[Any, str] | None = None, none_text: str | None = None,
-           label: str | None = None, flag: str | None = None, metavar: str | None = None,
+           label: str | None = None, flag: str | None = None, metavar: str | tuple[str, ...] | None = None,
            cli: bool = True, form: bool = True) -> Any:
     """A dataclass field with what both front ends need to show it.
 
@@ -40,8 +40,8 @@ def option(default: Any, help: str, *, minimum: float | None = None, maximum: fl
         The dock's label (default: the field name with spaces).
     flag : str, optional
         The CLI flag (default: ``--field-name``).
-    metavar : str, optional
-        The CLI metavar.
+    metavar : str or tuple of str, optional
+        The CLI metavar (one per value for a tuple field).
     cli, form : bool
         Whether the field appears in the CLI and in the dock form.
     """

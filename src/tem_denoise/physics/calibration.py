@@ -27,6 +27,7 @@ from scipy import ndimage, stats
 from scipy.signal import savgol_coeffs, savgol_filter
 
 from tem_denoise.progress import Progress, run_to_end
+
 from .noise_models import HRTEMNoise, STEMNoise, gradient_magnitude, tukey_lambda_std
 from .rng import as_rng
 

@@ -27,7 +27,8 @@ def _recorded(counts: np.ndarray, gain: float, dark: float) -> np.ndarray:
     return (gain * counts + dark).astype(np.float32)
 
 
-def linear_camera(intensity: np.ndarray, dose: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
+def linear_camera(intensity: np.ndarray, dose: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
     """Scintillator camera: Poisson electrons blurred by a Gaussian PSF (0-1.2 px), gain 1-50
     units per electron, dark level, readout noise (0-3 electrons) and column offsets."""
     psf = rng.uniform(0.0, 1.2)
@@ -57,13 +58,15 @@ def _psf_variance_share(sigma_px: float) -> float:
     return float(np.sum(ndimage.gaussian_filter(impulse, sigma_px) ** 2))
 
 
-def counting_camera(intensity: np.ndarray, dose: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
+def counting_camera(intensity: np.ndarray, dose: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
     """Direct detector in counting mode: Poisson counts, gain 1, no dark level or readout."""
     expected = dose * np.maximum(intensity, 0)
     return rng.poisson(expected).astype(np.float32), expected.astype(np.float32), POISSON
 
 
-def scintillator_stem(intensity: np.ndarray, dose: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
+def scintillator_stem(intensity: np.ndarray, dose: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, NoiseLevel]:
     """STEM detector: Poisson electrons with an excess-noise factor 1-2 (gain spread of the
     scintillator/photomultiplier), gain 1-100, dark level and readout noise."""
     excess = rng.uniform(1.0, 2.0)

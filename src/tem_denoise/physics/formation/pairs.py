@@ -82,7 +82,8 @@ def _log_uniform(bounds: tuple[float, float], rng: np.random.Generator) -> float
     return float(np.exp(rng.uniform(np.log(bounds[0]), np.log(bounds[1]))))
 
 
-def _intensity(modality: str, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def _intensity(modality: str, shape: tuple[int, int], pixel_nm: float,
+               rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """Clean intensity of a random specimen (with a margin cropped off after imaging)."""
     padded = (shape[0] + 2 * MARGIN_PX, shape[1] + 2 * MARGIN_PX)
     structure = random_structure((padded[0] * pixel_nm, padded[1] * pixel_nm), rng)

@@ -1,0 +1,88 @@
+"""The discrepancy step: a restoration of raw counts removes no more than their Poisson noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tem_denoise.engine import Denoiser
+from tem_denoise.engine.denoiser import DoseWarning
+from tem_denoise.engine.discrepancy import applies_to, effective_dose, limit_to_noise
+from tem_denoise.models.card import ModelCard
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel
+
+
+def lattice_counts(dose: float = 10.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A clean lattice image in electrons per pixel and its Poisson counts, (64, 64)."""
+    y, x = np.mgrid[:64, :64]
+    clean = dose * (1.0 + 0.5 * np.cos(2 * np.pi * x / 16) * np.cos(2 * np.pi * y / 16))
+    return clean, np.random.default_rng(seed).poisson(clean).astype(np.float32)
+
+
+def test_a_restoration_within_the_noise_is_kept():
+    clean, counts = lattice_counts()
+    out, alpha = limit_to_noise(counts, clean.astype(np.float32), POISSON)
+    assert alpha == 1.0
+    np.testing.assert_array_equal(out, clean.astype(np.float32))
+
+
+def test_a_restoration_that_also_removes_signal_is_moved_back_to_the_noise():
+    clean, counts = lattice_counts()
+    flat = np.full_like(counts, counts.mean())
+    out, alpha = limit_to_noise(counts, flat, POISSON)
+    assert 0.0 < alpha < 1.0
+    residual_power = np.mean((out.astype(np.float64) - counts) ** 2)
+    assert abs(residual_power / clean.mean() - 1.0) < 0.1  # Poisson: variance = mean count
+    assert np.mean((out - clean) ** 2) < np.mean((flat - clean) ** 2)
+
+
+def test_only_an_exact_white_noise_law_is_used():
+    assert applies_to(POISSON)
+    assert not applies_to(NoiseLevel(1.0, 4.0, "estimated from the data"))
+
+
+class Flattening(torch.nn.Module):
+    """Stands for a network that smooths signal away: outputs each input's mean."""
+
+    temporal_window = 1
+    alignment = 1
+
+    def forward(self, x):
+        return x[:, :1].mean(dim=(2, 3), keepdim=True).expand_as(x[:, :1]).clone()
+
+
+def flattening_denoiser() -> Denoiser:
+    card = ModelCard("flat-restore", "restore", {"base_channels": 4, "depth": 2}, modality="HRTEM",
+                     adapter="restore", pixel_size_nm=0.02, sampling_range_nm=(0.008, 0.08), tile_size=64)
+    return Denoiser(Flattening(), device="cpu", card=card, tile=0)
+
+
+def test_the_engine_holds_a_restoration_of_counts_to_their_noise_and_says_so():
+    clean, counts = lattice_counts()
+    denoiser = flattening_denoiser()
+    out = denoiser.denoise(counts, pixel_size_nm=0.02)
+    record = denoiser.provenance()["last_run"]["discrepancy"]
+    assert record["frames_limited"] == 1 and 0 < record["alpha_min"] < 1
+    flat = np.full_like(clean, counts.mean())
+    assert np.mean((out - clean) ** 2) < np.mean((flat - clean) ** 2)  # part of the lattice is back
+
+
+def test_data_that_are_not_counts_are_left_to_the_network():
+    _, counts = lattice_counts()
+    denoiser = flattening_denoiser()
+    out = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)
+    assert "discrepancy" not in denoiser.provenance()["last_run"]
+    assert np.ptp(out) < 1e-3 * np.ptp(counts)
+
+
+def test_frames_less_noisy_than_the_training_data_are_held_to_the_noise_with_a_warning():
+    clean, counts = lattice_counts(dose=400.0)
+    denoiser = flattening_denoiser()
+    denoiser.card.training = {"data": {"dose_range_e_per_px": [0.5, 50.0]}}
+    with pytest.warns(DoseWarning, match="trained on doses up to 50 e-/px"):
+        out = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)
+    assert denoiser.provenance()["last_run"]["discrepancy"]["frames_limited"] == 1
+    flat = np.full_like(clean, 2.5 * counts.mean() + 100.0)
+    assert np.mean((out - (2.5 * clean + 100.0)) ** 2) < np.mean((flat - (2.5 * clean + 100.0)) ** 2)
+    assert 300 < effective_dose(counts, POISSON) < 500
