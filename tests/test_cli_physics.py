@@ -31,7 +31,7 @@ def test_calibrate_vacuum_files_recovers_the_model(tmp_path, capsys):
 def test_calibrate_refuses_single_images(tmp_path, capsys):
     path = io.write(io.Stack.from_array(np.ones((16, 16), np.float32)), tmp_path / "one.tif")
     assert main(["calibrate", str(path), "-o", str(tmp_path / "n.json")]) == 2
-    assert "stacks of frames" in capsys.readouterr().err
+    assert "is a single image; vacuum calibration needs a stack of frames" in capsys.readouterr().err
 
 
 def test_synth_writes_calibrated_pairs_and_positions(tmp_path):
