@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from tem_denoise import __version__
-from tem_denoise.cli import analysis, engine, files, physics
+from tem_denoise.cli import analysis, engine, files, finetune, physics
 
 EXPECTED_ERRORS = (ValueError, OSError, MemoryError)
 """Bad input, refused outputs (``io.ReadError``, ``OutputError``, ``ArrayError`` are ValueErrors),
@@ -28,7 +28,9 @@ SUBCOMMANDS = [
     physics.add_synth,
     engine.add_denoise,
     engine.add_models,
-    engine.add_finetune,
+    finetune.add_finetune,
+    finetune.add_noise_diagnosis,
+    finetune.add_export_bioimageio,
     engine.add_bench,
     analysis.add_drift,
     analysis.add_atoms,

@@ -22,7 +22,6 @@ from tem_denoise.operations.denoise import (
     make_denoiser,
     noise_level,
 )
-from tem_denoise.operations.finetune import FinetuneOptions
 from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import OutputError, refuse_inputs
 
@@ -131,19 +130,6 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_finetune(args: argparse.Namespace) -> int:
-    """Fine-tune a self-supervised model on a noisy stack and save it as a user model."""
-    from tem_denoise.operations.finetune import iter_finetune
-
-    options = from_arguments(FinetuneOptions, args)
-    check_model(DenoiseOptions(model=options.base))
-    stack = io.read(args.input)
-    tuned = run(iter_finetune(stack, args.name, options, folder=args.folder, source=str(args.input)))
-    print(f"saved '{tuned.card.name}' in {tuned.card.directory}: {tuned.result.steps} steps, "
-          f"final loss {tuned.card.training['final_loss']:.4g}; use it with --model {tuned.card.name}")
-    return 0
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time a model on random frames and print Mpixel/s (a quick check; see benchmarks/speed.py)."""
     from tem_denoise.engine import Denoiser
@@ -184,12 +170,3 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: the model's)")
     p.set_defaults(handler=cmd_bench)
-
-
-def add_finetune(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("finetune", help="fine-tune a self-supervised model on your own noisy stack")
-    p.add_argument("input", help="noisy stack (any readable format)")
-    p.add_argument("--name", required=True, help="name of the new user model")
-    add_arguments(p, FinetuneOptions)
-    p.add_argument("--folder", help="user-model folder (default: the plugin's)")
-    p.set_defaults(handler=cmd_finetune)

@@ -63,16 +63,24 @@ class BlindConv(nn.Module):
         Output channels.
     kernel_size : int
         Odd spatial kernel ``Ks``.
+    blind_radius : int
+        Half-width of the blind square of the centre frame: 0 blinds the centre pixel alone
+        (seed 002); ``r`` blinds the ``(2r + 1) x (2r + 1)`` pixels around it, so that noise
+        correlated over up to ``r`` pixels (detector blur) cannot leak into the prediction.
     """
 
-    def __init__(self, frames: int, out_channels: int, kernel_size: int):
+    def __init__(self, frames: int, out_channels: int, kernel_size: int, blind_radius: int = 0):
         super().__init__()
         if kernel_size % 2 == 0 or frames % 2 == 0:
             raise ValueError(f"blind kernel sizes must be odd, got Ks={kernel_size}, Kt={frames}")
+        if not 0 <= blind_radius < kernel_size // 2:
+            raise ValueError(f"the blind radius ({blind_radius} px) must be below the kernel's half-width "
+                             f"({kernel_size // 2} px), or the kernel sees nothing")
         self.kernel_size = kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, frames, kernel_size, kernel_size))
         mask = torch.ones_like(self.weight)
-        mask[:, frames // 2, kernel_size // 2, kernel_size // 2] = 0.0
+        c, r = kernel_size // 2, blind_radius
+        mask[:, frames // 2, c - r:c + r + 1, c - r:c + r + 1] = 0.0
         self.register_buffer("mask", mask, persistent=False)
         nn.init.kaiming_normal_(self.weight, nonlinearity="leaky_relu", a=LEAK)
         self.zero_centre()
@@ -92,9 +100,9 @@ class BlindConv(nn.Module):
 class BlindCNN(nn.Module):
     """One ensemble member: blind conv -> n x (1x1 conv + LeakyReLU) -> 1x1 conv -> ReLU."""
 
-    def __init__(self, frames: int, kernel_size: int, mid_channels: int, n_layers: int):
+    def __init__(self, frames: int, kernel_size: int, mid_channels: int, n_layers: int, blind_radius: int = 0):
         super().__init__()
-        self.blind = BlindConv(frames, mid_channels, kernel_size)
+        self.blind = BlindConv(frames, mid_channels, kernel_size, blind_radius)
         layers: list[nn.Module] = []
         for _ in range(n_layers):
             layers += [nn.Conv2d(mid_channels, mid_channels, 1, bias=False), nn.LeakyReLU(LEAK)]
@@ -148,6 +156,9 @@ class BlindSpotNet(nn.Module):
     lowpass_kernel : float or None
         Divisor ``K`` of the low-pass diameter ``N / K``; None uses
         ``max(kernel_sizes)`` (paper text). The authors' code uses 3.
+    blind_radius : int
+        Half-width in pixels of the blind square in the centre frame (0: one pixel, as in
+        seed 002); each kernel must be wider than ``2 * blind_radius + 1``.
 
     Notes
     -----
@@ -164,14 +175,16 @@ class BlindSpotNet(nn.Module):
         n_layers: int = 4,
         lowpass: bool = True,
         lowpass_kernel: float | None = None,
+        blind_radius: int = 0,
     ):
         super().__init__()
         if not kernel_sizes:
             raise ValueError("kernel_sizes must name at least one odd kernel size")
         self.temporal_window = int(frames)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        self.blind_radius = int(blind_radius)
         self.members = nn.ModuleList(
-            [BlindCNN(self.temporal_window, k, mid_channels, n_layers) for k in self.kernel_sizes]
+            [BlindCNN(self.temporal_window, k, mid_channels, n_layers, self.blind_radius) for k in self.kernel_sizes]
         )
         self.mix_logits = nn.Parameter(torch.zeros(len(self.kernel_sizes)))
         self.lowpass = bool(lowpass)

@@ -1,0 +1,68 @@
+"""The four fine-tuning modes behind one function, :func:`iter_finetune_mode`.
+
+=============  =====================================================  ==================================
+mode           learns from                                            starts from
+=============  =====================================================  ==================================
+blind-spot     the stack alone (Noise2Self, blind region matched to   wcid-2d / wcvd-3d
+               the noise correlation)
+frame-pairs    neighbouring frames of a movie, registered             a new 3-frame U-Net
+               (Noise2Noise)
+calibrated     pairs synthesised with the user's noise model at the   restore-hrtem / -haadf / -bf
+               data's pixel size
+unpaired       the stack against simulated clean atoms (Noise2Atom)   unet-<modality> (atom maps)
+=============  =====================================================  ==================================
+
+:func:`~tem_denoise.engine.noise_diagnosis.diagnose_noise` says which suits a stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Generator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from tem_denoise.engine.tuning import (
+    MODES,
+    Trainer,
+    TuneConfig,
+    Tuned,
+    TuneStep,
+    check_name_free,
+    iter_tune,
+)
+
+TRAINERS = {
+    "blind-spot": "tem_denoise.engine.tune_blindspot:BlindSpotTrainer",
+    "frame-pairs": "tem_denoise.engine.tune_frame_pairs:FramePairTrainer",
+    "calibrated": "tem_denoise.engine.tune_calibrated:CalibratedTrainer",
+    "unpaired": "tem_denoise.engine.tune_unpaired:UnpairedTrainer",
+}
+assert set(TRAINERS) == set(MODES)
+
+
+def make_trainer(stack: np.ndarray, config: TuneConfig) -> Trainer:
+    """The :class:`~tem_denoise.engine.tuning.Trainer` of ``config.mode`` set up on ``stack``."""
+    module, _, name = TRAINERS[config.mode].partition(":")
+    return getattr(importlib.import_module(module), name)(stack, config)
+
+
+def iter_finetune_mode(stack: np.ndarray, config: TuneConfig, folder: str | Path | None = None,
+                       resume: bool = False) -> Generator[TuneStep, None, Tuned]:
+    """Fine-tune on ``stack`` ((y, x) or (t, y, x)) in ``config.mode`` and save user model ``config.name``.
+
+    Yields one :class:`~tem_denoise.engine.tuning.TuneStep` per step (loss and, every
+    ``config.val_every`` steps, the validation loss). Closing the generator stops the run with
+    its checkpoint written (resume it with ``resume=True``, or save its best network with
+    :func:`~tem_denoise.engine.tuning.save_user_model`). ``folder`` is the user-model folder
+    (default :func:`~tem_denoise.models.registry.default_user_dir`).
+    """
+    from tem_denoise.engine.device import resolve_device
+    from tem_denoise.engine.finetune import safe_model_name
+
+    config = replace(config, name=safe_model_name(config.name), device=str(resolve_device(config.device)))
+    check_name_free(config.name, folder)
+    trainer = make_trainer(stack, config)
+    return (yield from iter_tune(trainer, config, folder, resume))

@@ -1,0 +1,142 @@
+"""Frame-pair fine-tuning mode: Noise2Noise on neighbouring frames of a movie.
+
+Two frames of a movie show the same scene with independent noise, so a network trained to
+predict one noisy frame from others learns the clean scene (Noise2Noise), whatever the
+noise's spatial correlation. The input is the 3-frame window around frame ``t`` exactly as
+the engine will read it (raw, consecutive frames); the target is frame ``t + 2`` or
+``t - 2`` (outside the window, so its noise is independent of the input), moved onto frame
+``t``'s grid by the sub-pixel drift measured with :mod:`tem_denoise.analysis.drift`. The
+network is a 3-frame U-Net (:class:`~tem_denoise.models.unet.UNet`) on the
+``percentile-255`` scale that restores the centre frame in the data's units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tem_denoise.engine.noise_diagnosis import MIN_PAIR_FRAMES
+from tem_denoise.engine.temporal import window_indices
+from tem_denoise.engine.tuning import (
+    Trainer,
+    TuneConfig,
+    as_frames,
+    augment,
+    crop_corners,
+    crop_windows,
+    split_rows,
+)
+from tem_denoise.models.card import ModelCard
+from tem_denoise.models.registry import build_model, get_card, load_model
+
+WINDOW = 3
+TARGET_OFFSET = 2
+VAL_CROPS = 8
+ARCHITECTURE = {"base_channels": 16, "depth": 2, "final_activation": "none", "frames": WINDOW}
+
+
+def registered_targets(frames: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """For every frame ``t`` with a frame ``t + offset``: that frame moved onto ``t``'s grid.
+
+    The drift is estimated on the whole movie (Gaussian pre-filter of 1 px, sub-pixel phase
+    cross-correlation) and each target is shifted by the difference of the two frames' shifts
+    (Fourier shift). Returns the indices ``t``, the ``(len(t), y, x)`` targets and the margin
+    (px) within which the shift wrapped pixels around the frame edge.
+    """
+    from tem_denoise.analysis.drift import apply_shifts, estimate_drift
+
+    n = len(frames)
+    shifts = estimate_drift(frames, prefilter_sigma_px=1.0).shifts
+    centres = np.arange(max(0, -offset), min(n, n - offset))
+    relative = shifts[centres + offset] - shifts[centres]
+    moved = apply_shifts(frames[centres + offset], relative).data
+    return centres, moved, int(np.ceil(np.abs(relative).max())) + 1
+
+
+class FramePairTrainer(Trainer):
+    """Noise2Noise between a 3-frame window and a registered frame two frames away."""
+
+    default_lr = 1e-3
+
+    def __init__(self, stack: np.ndarray, config: TuneConfig):
+        import torch
+
+        from tem_denoise.engine.adapters import fit_adapter
+
+        self.frames = as_frames(stack)
+        n = len(self.frames)
+        if n < MIN_PAIR_FRAMES:
+            raise ValueError(f"the frame-pair mode needs a movie of at least {MIN_PAIR_FRAMES} frames; this stack "
+                             f"has {n}. For single frames use --mode blind-spot or --mode calibrated")
+        self.adapter = fit_adapter("percentile-255", self.frames)
+        self.unclipped = fit_adapter("percentile-255", self.frames, clip=False)
+        self.inputs = self.adapter.forward(self.frames)
+        self.targets = {}
+        margin = 0
+        for offset in (TARGET_OFFSET, -TARGET_OFFSET):
+            centres, moved, edge = registered_targets(self.frames, offset)
+            self.targets[offset] = (centres, self.unclipped.forward(moved))
+            margin = max(margin, edge)
+        self.margin = margin
+        base = get_card(config.base) if config.base else None
+        if base is not None and (base.family != "unet" or base.temporal_window != WINDOW):
+            raise ValueError(f"'{base.name}' is not a 3-frame U-Net; the frame-pair mode starts from a new "
+                             "network or from a model it saved before")
+        architecture = dict(base.architecture) if base else dict(ARCHITECTURE)
+        card = ModelCard(config.name, "unet", architecture, modality=config.modality or "any", output_kind="restore",
+                         adapter="percentile-255", tile_size=256, temporal_window=WINDOW, speed_class="medium",
+                         description="3-frame U-Net trained on pairs of neighbouring frames (Noise2Noise)",
+                         training={"base_model": base.name if base else None,
+                                   "base_sha256": base.weights_sha256 if base else None})
+        self.model = load_model(base) if base else build_model(card)
+        self.device = torch.device(config.device)
+        self.model.to(self.device)
+        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.lr or self.default_lr)
+        self.config, self.card = config, card
+        self.train_rows, self.val_rows = split_rows(self.frames.shape[1], config.val_fraction, config.crop)
+        self.val = self._batch(np.random.default_rng([config.seed, 1 << 20]), self.val_rows, VAL_CROPS)
+        self.data = {"source": config.source, "shape": list(np.shape(stack)), "pairs": "3-frame window -> frame t+-2 "
+                     "registered onto frame t", "drift_margin_px": self.margin,
+                     "validation": f"bottom {self.val_rows.stop - self.val_rows.start} rows of every frame"}
+
+    def optimisers(self) -> dict:
+        return {"model": self.optimiser}
+
+    def _batch(self, rng: np.random.Generator, rows: slice, count: int):
+        import torch
+
+        offset = TARGET_OFFSET if rng.random() < 0.5 else -TARGET_OFFSET
+        centres, targets = self.targets[offset]
+        picks = rng.integers(0, len(centres), count)
+        ys, xs, edge = crop_corners(rows, self.frames.shape[2], self.config.crop, count, rng, self.margin)
+        x = crop_windows(self.inputs, WINDOW, centres[picks], ys, xs, edge)
+        y = np.stack([targets[p, a:a + edge, b:b + edge] for p, a, b in zip(picks, ys, xs, strict=True)])[:, None]
+        return torch.from_numpy(x).to(self.device), torch.from_numpy(y).to(self.device)
+
+    def step(self, rng: np.random.Generator) -> float:
+        import torch
+
+        x, y = self._batch(rng, self.train_rows, self.config.batch_size)
+        x, y = augment([x, y], int(rng.integers(4)), bool(rng.integers(2)))
+        self.model.train()
+        self.optimiser.zero_grad()
+        loss = torch.nn.functional.mse_loss(self.model(x), y)
+        loss.backward()
+        self.optimiser.step()
+        return float(loss.item())
+
+    def validate(self) -> tuple[float, dict]:
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            return float(torch.nn.functional.mse_loss(self.model(self.val[0]), self.val[1]).item()), {}
+
+    def preview(self) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        t = len(self.frames) // 2
+        window = self.inputs[window_indices(t, t + 1, WINDOW, len(self.frames))[0]][:, self.val_rows]
+        self.model.eval()
+        with torch.no_grad():
+            output = self.model(torch.from_numpy(np.ascontiguousarray(window[None])).to(self.device))
+        return window[WINDOW // 2], output[0, 0].cpu().numpy()
