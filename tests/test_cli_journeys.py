@@ -89,7 +89,7 @@ def test_models_table_has_headers_and_names_each_psnr_target(capsys):
 
 @pytest.mark.parametrize("command, text", [
     ("bench", "(default: 1024)"), ("demo", "(default: 16)"), ("synth", "(default: 256)"),
-    ("finetune", "optimiser steps (default: 300)"),
+    ("finetune", "optimiser steps (default: 300)"), ("finetune", "(default: auto)"),
 ])
 def test_options_show_their_defaults(command, text, capsys):
     with pytest.raises(SystemExit):
