@@ -55,7 +55,8 @@ def test_a_folder_of_small_stacks_becomes_calibrated_tiffs_and_a_rerun_skips_the
         out = tmp_path / "out" / f"movie{seed}_denoised.tif"
         result = io.read(out)
         assert result.shape == (6, 48, 40)
-        assert result.pixel_size == pytest.approx(0.021, rel=1e-6) and result.frame_interval == pytest.approx(0.05)
+        assert result.calibration.mean_pixel_size == pytest.approx(0.021, rel=1e-6)
+        assert result.frame_interval == pytest.approx(0.05)
         written = io.read_provenance(out)
         assert written["model"] == "gaussian-3d" and written["batch"]["model"] == "gaussian-3d"
     loaded = client.run(lambda dask_worker: dask_worker.plugins[PLUGIN].loaded().count("gaussian-3d"))
@@ -158,6 +159,6 @@ def test_a_single_image_in_either_format(client, tmp_path, output_format):
     record = _run(client, tmp_path, [source], model="gaussian-2d", format=output_format)[str(source)]
     assert record.status == "done", record.error
     result = zarr_store.read(record.output) if output_format == "zarr" else io.read(record.output)
-    assert result.shape == (48, 40) and result.pixel_size == pytest.approx(0.03, rel=1e-6)
+    assert result.shape == (48, 40) and result.calibration.mean_pixel_size == pytest.approx(0.03, rel=1e-6)
     np.testing.assert_allclose(np.asarray(result.data), _single_process(tmp_path, source, "gaussian-2d"),
                                rtol=1e-6, atol=1e-5)

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def dock(make_napari_viewer):
     viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
     return viewer, widget
 
@@ -25,8 +26,8 @@ def test_the_dock_writes_a_config_and_starts_the_batch(dock, tmp_path, qtbot):
     folder, out = tmp_path / "data", tmp_path / "out"
     data = np.random.default_rng(0).poisson(4.0, (4, 32, 32)).astype(np.uint16)
     io.write(io.Stack.from_array(data, pixel_size=0.02, name="m"), folder / "m.tif")
-    widget.model.value = "gaussian-2d"
-    widget.device.value = "cpu"
+    widget.form["model"].value = "gaussian-2d"
+    widget.form["device"].value = "cpu"
     widget.batch.folder.value = str(folder)
     widget.batch.output.value = str(out)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from tem_denoise.models.card import MODALITIES
+from tem_denoise.operations.denoise import DenoiseOptions
 from tem_denoise.outputs import write_text
 
 FORMATS = ("auto", "tiff", "zarr")
@@ -42,17 +42,9 @@ class BatchJob:
         Files, folders (their readable files) and glob patterns.
     output : str
         Output folder.
-    model : str or None
-        Model name; None picks each file's default (by modality, counts recognised).
-    modality : str or None
-        Modality override for files that do not say it (or say it wrongly).
-    device : str
-        ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; ``auto`` gives each local worker its
-        own GPU when there are several.
-    tile : int or None
-        Tile edge in pixels (None: the model's; 0: whole frames).
-    noise : str or None
-        Calibrated noise model JSON for restoration models.
+    model, modality, noise, device, tile
+        The :class:`~tem_denoise.operations.denoise.DenoiseOptions` of every file (see
+        :attr:`denoise`); ``device="auto"`` gives each local worker its own GPU when there are several.
     format : {"auto", "tiff", "zarr"}
         ``auto``: calibrated TIFF for a stack that fits in one unit of work, else OME-Zarr
         written chunk by chunk; ``tiff``: every file whole into TIFF; ``zarr``: every file
@@ -94,8 +86,6 @@ class BatchJob:
         checks = [
             (self.format in FORMATS, f"format must be one of {', '.join(FORMATS)}, not {self.format!r}"),
             (self.cluster in CLUSTERS, f"cluster must be one of {', '.join(CLUSTERS)}, not {self.cluster!r}"),
-            (self.modality is None or self.modality in MODALITIES, f"unknown modality {self.modality!r}"),
-            (self.tile is None or self.tile >= 0, f"tile must be 0 or more pixels, not {self.tile}"),
             (self.chunk_frames is None or self.chunk_frames >= 1,
              f"chunk_frames must be at least 1, not {self.chunk_frames}"),
             (self.workers is None or self.workers >= 1, f"workers must be at least 1, not {self.workers}"),
@@ -106,6 +96,13 @@ class BatchJob:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        self.denoise  # noqa: B018 - the denoise options check their own limits
+
+    @property
+    def denoise(self) -> DenoiseOptions:
+        """The options of the denoise operation every file goes through."""
+        return DenoiseOptions(model=self.model, modality=self.modality, noise=self.noise, device=self.device,
+                              tile=self.tile)
 
     def key(self) -> dict[str, Any]:
         """What decides the content of an output; an existing output with the same key is complete

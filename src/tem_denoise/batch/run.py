@@ -101,10 +101,10 @@ def write_manifest(path: Path, job: BatchJob, records: list[Record], started: fl
 class _Tracker:
     """State of the files in flight; turns finished futures into new submissions and records."""
 
-    def __init__(self, client, job: BatchJob, noise, key: dict, records: dict[str, Record]):
+    def __init__(self, client, job: BatchJob, key: dict, records: dict[str, Record]):
         from distributed import as_completed
 
-        self.client, self.job, self.noise, self.key = client, job, noise, key
+        self.client, self.job, self.key = client, job, key
         self.records = records
         self.plans: dict[str, units.FilePlan] = {}
         self.left: dict[str, int] = {}
@@ -121,7 +121,7 @@ class _Tracker:
         self.pending.add(future)
 
     def plan(self, source: str, base: Path) -> None:
-        self.submit("plan", source, units.plan_file, source, str(base), self.job, self.noise, self.key, priority=10)
+        self.submit("plan", source, units.plan_file, source, str(base), self.job, self.key, priority=10)
 
     def handle(self, future) -> bool:
         """Process one finished future; True when it finished a file."""
@@ -192,20 +192,19 @@ class _Tracker:
                              max(0.0, eta) if eta is not None else None)
 
 
-def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path], noise=None,
+def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
               on_progress: Callable[[BatchProgress], None] | None = None) -> list[Record]:
     """Process ``files`` into ``bases`` (see :func:`~tem_denoise.batch.inputs.output_bases`) on
     ``client``'s cluster; returns one :class:`Record` per file, in input order.
 
     Outputs that are complete with the same settings are skipped; an OME-Zarr store an
-    interrupted run left is resumed. ``noise`` is the calibrated noise level (or None).
-    ``on_progress`` is called after every finished unit. The manifest is written to
+    interrupted run left is resumed. ``on_progress`` is called after every finished unit. The manifest is written to
     ``job.output`` after every file and when the run ends, also when it is interrupted.
     """
     started = time.time()
     key = job.key()
     records = {str(path): Record(str(path)) for path in files}
-    tracker = _Tracker(client, job, noise, key, records)
+    tracker = _Tracker(client, job, key, records)
     manifest = Path(job.output) / MANIFEST
     finished = 0
     todo = []

@@ -27,6 +27,8 @@ from tem_denoise import io
 from tem_denoise.batch import zarr_store
 from tem_denoise.batch.inputs import output_path
 from tem_denoise.batch.job import BatchJob
+from tem_denoise.operations.denoise import denoised_name, fit_adapter, iter_denoise, model_name, with_modality
+from tem_denoise.progress import run_to_end
 
 PLUGIN = "tem-denoise-models"
 CHUNK_BYTES = 256 << 20
@@ -238,8 +240,7 @@ def _cache() -> ModelCache:
 
 
 def _read(source: str, job: BatchJob) -> io.Stack:
-    stack = io.read(source)
-    return dataclasses.replace(stack, modality=job.modality) if job.modality else stack
+    return with_modality(io.read(source), job.denoise)
 
 
 def chunk_frames(job: BatchJob, shape: tuple[int, ...]) -> int:
@@ -255,23 +256,22 @@ def split(n_frames: int, chunk: int) -> tuple[tuple[int, int], ...]:
 def _step(stack: io.Stack, denoiser, adapter, **extra) -> dict:
     """The denoise step of the provenance: the model's record and the adapter fitted to the stack."""
     step = {k: v for k, v in denoiser.provenance().items() if k != "last_run"}
-    return {**step, "adapter": adapter.to_dict(), "pixel_size_nm": stack.pixel_size, **extra}
+    return {**step, "adapter": adapter.to_dict(), **extra}
 
 
 def _derived(stack: io.Stack, data, model: str, step: dict) -> io.Stack:
-    return stack.derive(data, f"{stack.name} (denoised: {model})", step)
+    return stack.derive(data, denoised_name(stack.name, model), step)
 
 
 @reported
-def plan_file(source: str, base: str, job: BatchJob, noise, key: dict) -> FilePlan:
-    """Read ``source``'s header and a sample of its frames; choose the model, fit its adapter,
-    choose the output and its units, and for OME-Zarr open (or resume) the hidden store."""
-    from tem_denoise.engine.counting import default_model_for
-
+def plan_file(source: str, base: str, job: BatchJob, key: dict) -> FilePlan:
+    """Read ``source``'s header and a sample of its frames; choose the model, fit its adapter
+    (as the denoise operation does for the whole stack), choose the output and its units, and
+    for OME-Zarr open (or resume) the hidden store."""
     stack = _read(source, job)
-    model = job.model or default_model_for(stack.modality, stack.data, stack.n_frames)
+    model = model_name(stack, job.denoise)
     denoiser = _cache().denoiser(model, job.device, job.tile)
-    adapter = denoiser.fit_adapter(stack.data, stack.pixel_size, noise)
+    adapter = fit_adapter(stack, job.denoise, denoiser)
     chunk = chunk_frames(job, stack.shape)
     kind = job.format if job.format != "auto" else ("zarr" if stack.n_frames > chunk else "tiff")
     target = output_path(Path(base), kind)
@@ -293,19 +293,16 @@ def plan_file(source: str, base: str, job: BatchJob, noise, key: dict) -> FilePl
 
 @reported
 def denoise_file(plan: FilePlan, job: BatchJob, key: dict) -> UnitDone:
-    """Denoise a whole file into its calibrated TIFF (a temporary memory-mapped output when the
-    result would not fit in memory), written atomically."""
+    """Denoise a whole file with the denoise operation into its calibrated TIFF (a temporary
+    memory-mapped output when the result would not fit in memory), written atomically."""
     from tem_denoise.cli.engine import output_array
-    from tem_denoise.progress import run_to_end
 
     start = time.perf_counter()
-    stack = _read(plan.source, job)
+    stack = io.read(plan.source)
     denoiser = _cache().denoiser(plan.model, job.device, job.tile)
     target = Path(plan.target)
     with output_array(stack.shape, target.parent) as out:
-        output = run_to_end(denoiser.iter_denoise(stack.data, out, adapter=plan.adapter))
-        step = {**denoiser.provenance(), "pixel_size_nm": stack.pixel_size}
-        result = _derived(stack, output, plan.model, step)
+        result = run_to_end(iter_denoise(stack, job.denoise, denoiser=denoiser, out=out))
         io.write(result, target, model=plan.model, weights_sha256=denoiser.card.weights_sha256, batch=key)
     return UnitDone(plan.source, plan.n_frames, time.perf_counter() - start, str(target))
 
@@ -315,8 +312,6 @@ def denoise_chunk(plan: FilePlan, start: int, stop: int, job: BatchJob) -> UnitD
     """Denoise frames ``start..stop-1`` into the OME-Zarr store; a temporal model reads the
     neighbouring frames it needs (half its window on each side, mirrored at the stack's ends
     exactly as for the whole stack)."""
-    from tem_denoise.progress import run_to_end
-
     began = time.perf_counter()
     stack = _read(plan.source, job)
     denoiser = _cache().denoiser(plan.model, job.device, job.tile)

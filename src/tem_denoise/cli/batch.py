@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from tem_denoise.cli.types import positive_int
-from tem_denoise.models.card import MODALITIES
+from tem_denoise.operations.denoise import DenoiseOptions
+from tem_denoise.operations.options import add_arguments, fields_of
 
 OPTIONS = ("inputs", "output", "model", "modality", "device", "tile", "noise", "format", "chunk_frames",
            "workers", "scheduler", "cluster")
@@ -60,13 +61,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from tem_denoise.batch.cluster import open_client
     from tem_denoise.batch.inputs import expand_inputs, output_bases
     from tem_denoise.batch.run import MANIFEST, remove_partials, run_batch
-    from tem_denoise.cli.engine import noise_level
-    from tem_denoise.models.registry import get_card
+    from tem_denoise.operations.denoise import check_model, noise_level
 
     job = _job(args)
-    if job.model:
-        get_card(job.model)
-    noise = noise_level(job.noise)
+    check_model(job.denoise)
+    noise_level(job.noise)  # a bad noise model is refused before the cluster starts
     files = expand_inputs(job.inputs, job.output)
     bases = output_bases(files, job.output)
     print(f"{len(files)} input file(s) -> {job.output}")
@@ -74,7 +73,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         with open_client(job) as client:
             workers = len(client.scheduler_info().get("workers", {}))
             print(f"dask dashboard: {client.dashboard_link}  ({workers} worker(s) now; Ctrl-C stops the cluster)")
-            records = run_batch(client, job, files, bases, noise, on_progress=_progress_line)
+            records = run_batch(client, job, files, bases, on_progress=_progress_line)
             sys.stderr.write("\n")
     except KeyboardInterrupt:
         remove_partials(bases)
@@ -100,12 +99,8 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="output folder")
     p.add_argument("--config", metavar="YAML", help="options from a YAML file (see docs/batch.md); "
                                                    "options on the command line take precedence")
-    p.add_argument("--model", help="model name (see `tem-denoise models`); default: by each file's modality")
-    p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
-                   help="what the data are, when the files do not say; picks the default model")
-    p.add_argument("--device", help="auto (default: one local worker per GPU), cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile", type=int, help="tile edge in pixels (default: the model's)")
-    p.add_argument("--noise", metavar="JSON", help="calibrated noise model for restoration models")
+    add_arguments(p, DenoiseOptions)
+    p.set_defaults(**{item.name: None for item in fields_of(DenoiseOptions)})  # unset: the config file's
     p.add_argument("--format", choices=["auto", "tiff", "zarr"],
                    help="auto (default): TIFF when a stack fits in one unit of work, else OME-Zarr")
     p.add_argument("--chunk-frames", type=positive_int, metavar="N",

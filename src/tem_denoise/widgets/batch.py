@@ -9,10 +9,12 @@ beside the config; napari stays free and the batch goes on if napari is closed.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from magicgui.widgets import Container, FileEdit, Label, PushButton
 
@@ -27,19 +29,11 @@ def _path(edit: FileEdit) -> str:
     return "" if value in ("", ".") else value
 
 
-def dock_options(dock) -> dict:
-    """The batch options chosen in a Denoise dock: model, modality override, device, tile, noise model."""
-    from tem_denoise.widgets.denoise import FROM_FILE
-
-    return {"model": dock.model.value, "modality": None if dock.modality.value == FROM_FILE else dock.modality.value,
-            "device": dock.device.value, "tile": dock.tile.value or None, "noise": _path(dock.noise) or None}
-
-
 class BatchSender(Container):
-    """Folder in, folder out, and two buttons; ``options`` gives the dock's current model,
-    modality, device, tile and noise model (a dict of :class:`~tem_denoise.batch.BatchJob` fields)."""
+    """Folder in, folder out, and two buttons; ``options`` gives the dock's current
+    :class:`~tem_denoise.operations.denoise.DenoiseOptions` (model, modality, noise model, device, tile)."""
 
-    def __init__(self, options: Callable[[], dict]) -> None:
+    def __init__(self, options: Callable[[], Any]) -> None:
         self._options = options
         self.folder = FileEdit(label="batch: input folder", mode="d", value="")
         self.output = FileEdit(label="batch: output folder", mode="d", value="")
@@ -59,7 +53,7 @@ class BatchSender(Container):
         folder, output = _path(self.folder), _path(self.output)
         if not folder or not output:
             raise ValueError("choose the batch's input folder and output folder first")
-        job = BatchJob(inputs=(folder,), output=output, **self._options())
+        job = BatchJob(inputs=(folder,), output=output, **dataclasses.asdict(self._options()))
         path = write_config(Path(output) / CONFIG, job)
         self.status.value = f"wrote {path}\nrun: tem-denoise batch --config {path}"
         return path
