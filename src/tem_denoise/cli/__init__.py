@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)  # the garbage collector's, not the user's
             warnings.showwarning = _show_warning
             return _run(args)
     finally:
