@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from tem_denoise import __version__
-from tem_denoise.cli import analysis, engine, files, finetune, physics
+from tem_denoise.cli import analysis, batch, engine, files, finetune, physics
 
 EXPECTED_ERRORS = (ValueError, OSError, MemoryError)
 """Bad input, refused outputs (``io.ReadError``, ``OutputError``, ``ArrayError`` are ValueErrors),
@@ -36,6 +36,7 @@ SUBCOMMANDS = [
     analysis.add_atoms,
     analysis.add_profile,
     analysis.add_quality,
+    batch.add_batch,
 ]
 
 
