@@ -23,9 +23,8 @@ from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import (
     calibration_of,
     follow_new_results,
-    image_layer_choices,
+    image_combo,
     layer_stack,
-    newest_image,
     preferred_device,
     show_layer,
 )
@@ -53,7 +52,7 @@ class AtomsWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
-        self.layer = ComboBox(label="image", choices=image_layer_choices(viewer), value=newest_image(viewer))
+        self.layer = image_combo(viewer)
         self.search_on = ComboBox(label="search on", choices=_search_choices, value="",
                                   tooltip="the image itself, or the atom map an atom-map network makes of it")
         self.frames = ComboBox(label="frames", choices=[("current frame", "current"), ("all frames", "all")],

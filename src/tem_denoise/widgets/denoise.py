@@ -29,9 +29,8 @@ from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import (
     add_result_image,
     derived_metadata,
-    image_layer_choices,
+    image_combo,
     layer_stack,
-    newest_image,
     plane_calibration,
     preferred_device,
     save_preferred_device,
@@ -60,7 +59,7 @@ class DenoiseWidget(Container):
 
         self.viewer = viewer
         self.cards = available_models()
-        self.layer = ComboBox(label="image", choices=image_layer_choices(viewer), value=newest_image(viewer))
+        self.layer = image_combo(viewer)
         devices = available_devices()
         saved = preferred_device()
         self.form = OptionsForm(DenoiseOptions, overrides={
