@@ -86,3 +86,13 @@ def test_an_option_of_an_operation_that_is_not_run_is_refused(folder, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["batch", str(folder), "-o", str(tmp_path), "--then", "drift,profile"])
     assert exit_.value.code == 2
+
+
+def test_a_config_file_holds_the_operations_and_their_options(folder, tmp_path):
+    from tem_denoise.batch import load_config, write_config
+
+    job = BatchJob(inputs=(str(folder),), output=str(tmp_path / "out"), then=("drift", "quality"),
+                   drift={"mode": "crop"}, quality={"offsets": (-1, 1, 3)})
+    again = BatchJob(**load_config(write_config(tmp_path / "batch.yaml", job)))
+    assert again.then == ("drift", "quality") and again.options_of("quality").offsets == (-1, 1, 3)
+    assert again.then_settings() == job.then_settings()
