@@ -113,7 +113,8 @@ def load_images(keys: list[str]) -> list[RealImage]:
     images = []
     for key in keys:
         stack = io.read(realdata.real_file(IMAGES[key][0]))
-        images.append(RealImage(key, IMAGES[key][1], stack.frame(0), stack.pixel_size, stack.modality))
+        pixel = stack.calibration.pixel_size  # (y, x) nm, or None for a file in pixels
+        images.append(RealImage(key, IMAGES[key][1], stack.frame(0), pixel[1] if pixel else None, stack.modality))
     return images
 
 
