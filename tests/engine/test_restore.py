@@ -130,3 +130,16 @@ def test_a_noise_model_given_to_a_model_that_cannot_read_it_is_reported():
     with pytest.warns(UserWarning, match="does not read a noise level"):
         Denoiser("gaussian-2d").denoise(np.ones((16, 16), np.float32),
                                         noise=level_from_model(HRTEMNoise()))
+
+
+def test_an_unknown_pixel_size_is_estimated_from_the_lattice_and_said():
+    y, x = np.mgrid[:128, :128]
+    distance2 = ((y % 15) - 7) ** 2 + ((x % 15) - 7) ** 2
+    lattice = 2.0 + 20.0 * np.exp(-distance2 / (2 * 2.0**2))  # a square lattice of columns every 15 px
+    frame = np.random.default_rng(0).poisson(lattice).astype(np.float32)
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())
+    with pytest.warns(SamplingWarning, match="estimated 20.0 pm/px .* every 15.0 px"):
+        denoiser.denoise(frame)
+    assert denoiser.provenance()["last_run"]["adapter"]["sampling_factor"] == 1.0
+    with pytest.warns(SamplingWarning, match="shows no lattice"):
+        denoiser.denoise(np.random.default_rng(1).poisson(10.0, (128, 128)).astype(np.float32))

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 
 from tem_denoise import __version__
-from tem_denoise.cli import analysis, engine, files, finetune, physics
+from tem_denoise.cli import analysis, batch, engine, files, finetune, physics
 
 EXPECTED_ERRORS = (ValueError, OSError, MemoryError)
 """Bad input, refused outputs (``io.ReadError``, ``OutputError``, ``ArrayError`` are ValueErrors),
@@ -36,6 +36,7 @@ SUBCOMMANDS = [
     analysis.add_atoms,
     analysis.add_profile,
     analysis.add_quality,
+    batch.add_batch,
 ]
 
 
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.simplefilter("ignore", ResourceWarning)  # the garbage collector's, not the user's
             warnings.showwarning = _show_warning
             return _run(args)
     finally:

@@ -22,6 +22,7 @@ from tem_denoise.physics.noise_level import (
     POISSON,
     NoiseLevel,
     estimate_level,
+    is_poisson,
     local_mean,
     sigma_map,
 )
@@ -219,7 +220,8 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
 
     ``level`` is the calibrated noise level when the user has one; otherwise, from one sample
     of frames (read once), Poisson when they are raw electron counts
-    (:func:`~tem_denoise.engine.counting.looks_like_counts`), else estimated
+    (:func:`~tem_denoise.engine.counting.looks_like_counts` for low-dose counting data,
+    :func:`~tem_denoise.physics.noise_level.is_poisson` at any dose), else estimated
     (:func:`~tem_denoise.physics.noise_level.estimate_level`).
     """
     from tem_denoise.engine.counting import (
@@ -228,6 +230,6 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
 
     frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
     if level is None:
-        level = POISSON if looks_like_counts(np.stack(frames)) else estimate_level(frames)
+        level = POISSON if looks_like_counts(np.stack(frames)) or is_poisson(frames) else estimate_level(frames)
     low, span = restore_scale(frames)
     return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape))

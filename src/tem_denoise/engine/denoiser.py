@@ -59,16 +59,28 @@ class DoseWarning(UserWarning):
     """A restoration model runs on frames less noisy than any it was trained on."""
 
 
-def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
+def checked_sampling(card: ModelCard, pixel_size_nm: float | None, stack=None) -> float:
     """The pixel size (nm) a restoration model runs at: ``pixel_size_nm`` inside the card's
-    ``sampling_range_nm`` (else ValueError), or the card's working sampling with a
-    :class:`SamplingWarning` when the pixel size is unknown."""
+    ``sampling_range_nm`` (else ValueError). When it is unknown, it is estimated from the
+    lattice of ``stack`` (:mod:`tem_denoise.engine.scale_estimate`), kept within the card's
+    range, or else the card's working sampling is assumed; a :class:`SamplingWarning` says which."""
+    from tem_denoise.engine.scale_estimate import TYPICAL_SPACING_NM, pixel_size_from_lattice  # scikit-image
+
     low, high = card.sampling_range_nm
     if pixel_size_nm is None:
-        warnings.warn(f"the pixel size is unknown, so {card.name} assumes its working sampling of "
-                      f"{card.pixel_size_nm * 1000:.0f} pm/px; set the image's pixel size (scale in nm) for a "
-                      "result at the right scale", SamplingWarning, stacklevel=4)
-        return card.pixel_size_nm
+        estimate = None if stack is None else pixel_size_from_lattice(stack)
+        if estimate is None:
+            warnings.warn(f"the pixel size is unknown and the image shows no lattice to estimate it from, so "
+                          f"{card.name} assumes its working sampling of {card.pixel_size_nm * 1000:.0f} pm/px; set "
+                          "the image's pixel size (scale in nm) for a result at the right scale",
+                          SamplingWarning, stacklevel=4)
+            return card.pixel_size_nm
+        pixel, spacing_px = estimate
+        pixel = float(np.clip(pixel, low, high))
+        warnings.warn(f"the pixel size is unknown: {card.name} runs at an estimated {pixel * 1000:.1f} pm/px (the "
+                      f"image's lattice repeats every {spacing_px:.1f} px, taken as {TYPICAL_SPACING_NM} nm); set the "
+                      "image's pixel size (scale in nm) for a result at the right scale", SamplingWarning, stacklevel=4)
+        return pixel
     if not low * 0.999 <= pixel_size_nm <= high * 1.001:
         raise ValueError(
             f"{card.name} was trained for pixel sizes of {low * 1000:.0f}-{high * 1000:.0f} pm/px; this image has "
@@ -295,8 +307,8 @@ class Denoiser:
         """The card's adapter fitted to the whole ``stack`` (a frame or stack).
 
         For restoration models (adapter ``restore``) it also needs the pixel size in nm
-        (checked against the card's ``sampling_range_nm``; None assumes the working sampling,
-        with a :class:`SamplingWarning`) and the noise level: ``noise`` (a
+        (checked against the card's ``sampling_range_nm``; None estimates it from the image's
+        lattice, or assumes the working sampling, with a :class:`SamplingWarning`) and the noise level: ``noise`` (a
         :class:`~tem_denoise.physics.noise_level.NoiseLevel`, e.g. from the user's
         calibration), Poisson for raw counts, otherwise estimated from the data.
         """
@@ -306,7 +318,7 @@ class Denoiser:
                 warnings.warn(f"{card.name} does not read a noise level; the calibrated noise model is not used "
                               "(restoration models, e.g. restore-hrtem, use it)", stacklevel=3)
             return fit_adapter(card.adapter, stack, card.adapter_percentiles)
-        pixel = checked_sampling(card, pixel_size_nm)
+        pixel = checked_sampling(card, pixel_size_nm, stack)
         return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise)
 
     def iter_denoise(self, stack, out=None, adapter=None, pixel_size_nm: float | None = None,

@@ -92,6 +92,12 @@ def _engine_inputs(stack: Stack, options: DenoiseOptions) -> dict[str, Any]:
             "noise": noise_level(options.noise)}
 
 
+def fit_adapter(stack: Stack, options: DenoiseOptions, denoiser: Any) -> Any:
+    """``denoiser``'s intensity adapter fitted to the whole ``stack`` as :func:`iter_denoise` fits it
+    (pixel size, noise model), for denoising the stack in parts that must match the whole."""
+    return denoiser.fit_adapter(with_modality(stack, options).data, **_engine_inputs(stack, options))
+
+
 def iter_denoise(stack: Stack, options: DenoiseOptions, *, denoiser: Any = None, out: Any = None
                  ) -> Generator[Progress, None, Stack]:
     """Denoise ``stack``; yields the engine's progress, returns the denoised Stack.

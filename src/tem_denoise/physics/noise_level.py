@@ -129,6 +129,33 @@ def _overall_variance(frames: list[np.ndarray]) -> float:
     return float((1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2)
 
 
+POISSON_BIN_RATIO = (0.6, 1.5)
+"""Accepted noise variance / mean of the flatter brightness bins for :func:`is_poisson`."""
+
+
+def is_poisson(frames: np.ndarray | list, bins: int = 16, min_mean: float = 0.5) -> bool:
+    """True when (y, x) frames are whole numbers >= 0 with Poisson noise (variance = mean).
+
+    Image structure only adds to the second-difference variance of :func:`estimate_level`'s
+    brightness bins, so the bins with the smallest variance-to-mean ratios (among bins with a
+    mean of at least ``min_mean`` counts) are the ones least touched by the specimen: the
+    lower quartile of the ratios must lie in :data:`POISSON_BIN_RATIO` (a quartile rather than
+    the minimum, which scatters low at a few counts per pixel). Unlike a test over the whole
+    frame, this holds for raw counts at any dose and sampling, with sharp atoms or not.
+    """
+    stacked = [np.asarray(f, dtype=np.float32) for f in (frames if np.ndim(frames) == 3 or
+                                                          isinstance(frames, list) else [frames])]
+    stacked = [f for f in stacked if min(f.shape) >= 16]
+    if not stacked or not all(np.isfinite(f).all() and f.min() >= 0 and np.all(f == np.round(f)) for f in stacked):
+        return False
+    mean, variance, _ = (np.concatenate(p) for p in zip(*(_binned_variance(f, bins) for f in stacked)))
+    usable = mean >= min_mean
+    if not usable.any():
+        return False
+    ratio = float(np.percentile(variance[usable] / mean[usable], 25))
+    return POISSON_BIN_RATIO[0] <= ratio <= POISSON_BIN_RATIO[1]
+
+
 def estimate_level(frames: np.ndarray | list, bins: int = 16) -> NoiseLevel:
     """Fit ``variance = gain * intensity + offset`` to one frame or several (y, x) frames.
 

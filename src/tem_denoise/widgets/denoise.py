@@ -24,6 +24,7 @@ from tem_denoise.operations.denoise import (
     iter_preview,
     make_denoiser,
 )
+from tem_denoise.widgets.batch import BatchSender
 from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import (
     add_result_image,
@@ -70,9 +71,10 @@ class DenoiseWidget(Container):
         self.about = wrap_text(Label(value=""))
         self.preview = JobRunner("Preview current frame")
         self.run = JobRunner("Denoise stack")
+        self.batch = BatchSender(self.form.options)
         form = self.form.widgets
         super().__init__(widgets=[self.layer, form["modality"], form["model"], self.about, form["noise"],
-                                  form["device"], form["tile"], self.preview, self.run])
+                                  form["device"], form["tile"], self.preview, self.run, self.batch])
         self.preview.bind(self._preview_job, self._show_preview)
         self.run.bind(self._stack_job, self._show_stack)
         self.layer.changed.connect(self._pick_default_model)

@@ -1,0 +1,237 @@
+"""The client side of a batch: skip what is complete, submit units to the cluster as files are
+planned, follow them as they finish, and keep a manifest of every input.
+
+Work flows through ``distributed.as_completed``: a file's plan (run on a worker) is followed by
+its units (one for a TIFF output, one per chunk of frames for OME-Zarr), and a split stack's
+store is renamed onto its target when its last chunk is written. A failed file is recorded and
+the others go on. The manifest (``batch_manifest.json`` in the output folder) is rewritten
+atomically after every file, so an interrupted run still leaves an up-to-date one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tem_denoise import io
+from tem_denoise.batch import units, zarr_store
+from tem_denoise.batch.inputs import output_path
+from tem_denoise.batch.job import BatchJob
+from tem_denoise.outputs import PARTIAL, write_text
+
+MANIFEST = "batch_manifest.json"
+
+
+@dataclass
+class Record:
+    """One input in the manifest.
+
+    ``status`` is ``done``, ``skipped`` (complete from an earlier run), ``failed`` or
+    ``interrupted``; ``seconds`` is the workers' time on this file in this run; ``units`` counts
+    its units of work and ``resumed_units`` those an earlier, interrupted run had written.
+    """
+
+    input: str
+    output: str | None = None
+    model: str | None = None
+    status: str = "pending"
+    frames: int | None = None
+    units: int = 0
+    resumed_units: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a run stands: files finished (done, skipped or failed) of all, frames denoised in
+    this run of those known so far (``frames_total`` is None until every file is planned),
+    frames per second and the estimated seconds left."""
+
+    files_done: int
+    files_total: int
+    frames_done: int
+    frames_total: int | None
+    rate: float
+    eta_s: float | None
+
+
+def complete_output(base: Path, key: dict) -> tuple[Path, dict] | None:
+    """The output at ``base`` (TIFF or OME-Zarr) and its provenance when it is complete and was
+    made with ``key``'s settings, else None."""
+    tif, store = output_path(base, "tiff"), output_path(base, "zarr")
+    record = None
+    if tif.is_file():
+        with contextlib.suppress(io.ReadError):
+            record = io.read_provenance(tif)
+        if record and record.get("batch") == key:
+            return tif, record
+    if store.is_dir():
+        record = zarr_store.read_record(store)
+        if record and record.get("batch") == key:
+            return store, record
+    return None
+
+
+def remove_partials(bases: list[Path]) -> None:
+    """Remove temporary TIFFs that killed workers left for these outputs (OME-Zarr stores in
+    progress are kept: they are resumed)."""
+    for base in bases:
+        tif = output_path(base, "tiff")
+        for leftover in tif.parent.glob(f".{tif.name}{PARTIAL}*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def write_manifest(path: Path, job: BatchJob, records: list[Record], started: float) -> Path:
+    """The manifest: the job's settings, when it ran, and one record per input (JSON)."""
+    counts = {status: sum(r.status == status for r in records) for status in ("done", "skipped", "failed")}
+    run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+           "seconds": round(time.time() - started, 3), **counts, "settings": job.key(),
+           "format": job.format, "device": job.device}
+    document = {"run": run, "files": [asdict(r) for r in records]}
+    return write_text(path, json.dumps(document, indent=1, default=str) + "\n")
+
+
+class _Tracker:
+    """State of the files in flight; turns finished futures into new submissions and records."""
+
+    def __init__(self, client, job: BatchJob, key: dict, records: dict[str, Record]):
+        from distributed import as_completed
+
+        self.client, self.job, self.key = client, job, key
+        self.records = records
+        self.plans: dict[str, units.FilePlan] = {}
+        self.left: dict[str, int] = {}
+        self.pending = as_completed(loop=client.loop)
+        self.kind: dict = {}
+        self.frames_done = 0
+        self.frames_todo = 0
+        self.file_frames: dict[str, list[int]] = {}
+        self.first_unit: float | None = None
+
+    def submit(self, kind: str, source: str, function, *args, priority: int = 0) -> None:
+        future = self.client.submit(function, *args, pure=False, priority=priority)
+        self.kind[future] = (kind, source)
+        self.pending.add(future)
+
+    def plan(self, source: str, base: Path) -> None:
+        self.submit("plan", source, units.plan_file, source, str(base), self.job, self.key, priority=10)
+
+    def handle(self, future) -> bool:
+        """Process one finished future; True when it finished a file."""
+        if future not in self.kind:  # cancelled with its failed file
+            return False
+        kind, source = self.kind.pop(future)
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker or cancelled task fails this file only
+            result = units.Failure(source, f"{type(exc).__name__}: {exc}")
+        record = self.records[source]
+        record.warnings.extend(w for w in result.warnings if w not in record.warnings)
+        if isinstance(result, units.Failure):
+            return self._fail(record, result)
+        if kind == "plan":
+            return self._start(record, result)
+        record.seconds += result.seconds
+        self.frames_done += result.frames
+        self.file_frames[source][1] += result.frames
+        if result.output is None:
+            self.left[source] -= 1
+            if self.left[source] == 0:
+                self.submit("finish", source, units.finish_store, self.plans[source], priority=20)
+            return False
+        record.status, record.output = "done", result.output
+        return True
+
+    def _fail(self, record: Record, failure: units.Failure) -> bool:
+        if record.status == "failed":
+            return False
+        for future, (_, source) in list(self.kind.items()):
+            if source == record.input:
+                future.cancel()
+                del self.kind[future]
+        record.status, record.error = "failed", failure.error
+        todo, done = self.file_frames.pop(record.input, (0, 0))
+        self.frames_todo -= todo - done
+        return True
+
+    def _start(self, record: Record, plan: units.FilePlan) -> bool:
+        self.plans[plan.source] = plan
+        record.model, record.frames, record.units = plan.model, plan.n_frames, len(plan.units)
+        record.resumed_units = len(plan.done)
+        record.output = plan.target
+        if self.first_unit is None:
+            self.first_unit = time.perf_counter()
+        todo = [unit for unit in plan.units if unit not in plan.done]
+        frames = sum(stop - start for start, stop in todo)
+        self.file_frames[plan.source] = [frames, 0]
+        self.frames_todo += frames
+        if plan.kind == "tiff":
+            self.submit("unit", plan.source, units.denoise_file, plan, self.job, self.key)
+            return False
+        self.left[plan.source] = len(todo)
+        if not todo:
+            self.submit("finish", plan.source, units.finish_store, plan, priority=20)
+        for start, stop in todo:
+            self.submit("unit", plan.source, units.denoise_chunk, plan, start, stop, self.job)
+        return False
+
+    def progress(self, files_done: int) -> BatchProgress:
+        waiting = any(r.status == "pending" and s not in self.plans for s, r in self.records.items())
+        elapsed = time.perf_counter() - self.first_unit if self.first_unit else 0.0
+        rate = self.frames_done / elapsed if elapsed > 0 else 0.0
+        total = None if waiting else self.frames_todo
+        eta = (total - self.frames_done) / rate if total is not None and rate > 0 else None
+        return BatchProgress(files_done, len(self.records), self.frames_done, total, rate,
+                             max(0.0, eta) if eta is not None else None)
+
+
+def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
+              on_progress: Callable[[BatchProgress], None] | None = None) -> list[Record]:
+    """Process ``files`` into ``bases`` (see :func:`~tem_denoise.batch.inputs.output_bases`) on
+    ``client``'s cluster; returns one :class:`Record` per file, in input order.
+
+    Outputs that are complete with the same settings are skipped; an OME-Zarr store an
+    interrupted run left is resumed. ``on_progress`` is called after every finished unit. The manifest is written to
+    ``job.output`` after every file and when the run ends, also when it is interrupted.
+    """
+    started = time.time()
+    key = job.key()
+    records = {str(path): Record(str(path)) for path in files}
+    tracker = _Tracker(client, job, key, records)
+    manifest = Path(job.output) / MANIFEST
+    finished = 0
+    todo = []
+    for path, base in zip(files, bases, strict=True):
+        found = complete_output(base, key)
+        record = records[str(path)]
+        if found is None:
+            todo.append((path, base))
+            continue
+        output, provenance = found
+        record.status, record.output, record.model = "skipped", str(output), provenance.get("model")
+        record.frames = int(provenance.get("shape", [1])[0]) if len(provenance.get("shape", [])) == 3 else 1
+        finished += 1
+    remove_partials([base for _, base in todo])
+    for path, base in todo:
+        tracker.plan(str(path), base)
+    try:
+        for future in tracker.pending:
+            if tracker.handle(future):
+                finished += 1
+                write_manifest(manifest, job, list(records.values()), started)
+            if on_progress is not None:
+                on_progress(tracker.progress(finished))
+    finally:
+        client.cancel(list(tracker.kind))
+        for record in records.values():
+            if record.status == "pending":
+                record.status = "interrupted"
+        write_manifest(manifest, job, list(records.values()), started)
+    return list(records.values())

@@ -1,0 +1,115 @@
+"""The ``batch`` subcommand: denoise files, folders and huge stacks on a dask cluster, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tem_denoise.cli.types import positive_int
+from tem_denoise.operations.denoise import DenoiseOptions
+from tem_denoise.operations.options import add_arguments, fields_of
+
+OPTIONS = ("inputs", "output", "model", "modality", "device", "tile", "noise", "format", "chunk_frames",
+           "workers", "scheduler", "cluster")
+
+
+def _job(args: argparse.Namespace):
+    """The job from ``--config`` with the command line's options on top."""
+    from tem_denoise.batch import BatchJob, load_config
+
+    options = load_config(args.config) if args.config else {}
+    for name in OPTIONS:
+        value = getattr(args, name)
+        if value is not None and value != []:
+            options[name] = value
+    for needed, flag in (("inputs", "INPUTS"), ("output", "-o OUTPUT")):
+        if not options.get(needed):
+            raise ValueError(f"give {flag} on the command line or in the --config file")
+    return BatchJob(**options)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _progress_line(state) -> None:
+    frames = f"{state.frames_done}/{state.frames_total}" if state.frames_total is not None else f"{state.frames_done}"
+    eta = f", about {_duration(state.eta_s)} left" if state.eta_s is not None else ""
+    sys.stderr.write(f"\r  files {state.files_done}/{state.files_total}, frames {frames}, "
+                     f"{state.rate:.1f} frames/s{eta}" + " " * 8)
+    sys.stderr.flush()
+
+
+def _summary(records, manifest: Path) -> int:
+    count = {s: sum(r.status == s for r in records) for s in ("done", "skipped", "failed")}
+    resumed = sum(r.resumed_units for r in records)
+    resumed_text = f"; resumed {resumed} unit(s) an interrupted run had written" if resumed else ""
+    print(f"done {count['done']}, skipped {count['skipped']} (complete from an earlier run), "
+          f"failed {count['failed']}{resumed_text}")
+    for record in records:
+        for warning in record.warnings:
+            print(f"warning: {record.input}: {warning}", file=sys.stderr)
+        if record.status == "failed":
+            print(f"failed: {record.input}: {record.error}", file=sys.stderr)
+    print(f"wrote {manifest}")
+    return 1 if count["failed"] else 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Plan the job, start (or join) the cluster, run it, print the summary."""
+    from tem_denoise.batch.cluster import open_client
+    from tem_denoise.batch.inputs import expand_inputs, output_bases
+    from tem_denoise.batch.run import MANIFEST, remove_partials, run_batch
+    from tem_denoise.operations.denoise import check_model, noise_level
+
+    job = _job(args)
+    check_model(job.denoise)
+    noise_level(job.noise)  # a bad noise model is refused before the cluster starts
+    files = expand_inputs(job.inputs, job.output)
+    bases = output_bases(files, job.output)
+    print(f"{len(files)} input file(s) -> {job.output}")
+    try:
+        with open_client(job) as client:
+            workers = len(client.scheduler_info().get("workers", {}))
+            print(f"dask dashboard: {client.dashboard_link}  ({workers} worker(s) now; Ctrl-C stops the cluster)")
+            records = run_batch(client, job, files, bases, on_progress=_progress_line)
+            sys.stderr.write("\n")
+    except KeyboardInterrupt:
+        remove_partials(bases)
+        print(f"\ninterrupted: cluster stopped; finished outputs are kept and the run's state is in "
+              f"{Path(job.output) / MANIFEST}. Run the same command again to resume.", file=sys.stderr)
+        return 130
+    return _summary(records, Path(job.output) / MANIFEST)
+
+
+def add_batch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch",
+        help="denoise files, folders and huge stacks on a dask cluster (local, existing, SLURM/PBS); resumable",
+        description="Denoise many files, or stacks too long for one machine's memory, on dask.distributed. "
+                    "Each file becomes a calibrated TIFF, or an OME-Zarr store written chunk by chunk when it is "
+                    "split into several units of work. A second run skips complete outputs and resumes "
+                    "interrupted stores. A manifest (batch_manifest.json) lists every input, its output, model, "
+                    "seconds and error. See docs/batch.md.",
+        epilog="Exit status: 0 all done or skipped, 1 some files failed (listed, and in the manifest), 2 bad "
+               "options, 130 interrupted.",
+    )
+    p.add_argument("inputs", nargs="*", help="files, folders (their readable files) and glob patterns (quote them)")
+    p.add_argument("-o", "--output", help="output folder")
+    p.add_argument("--config", metavar="YAML", help="options from a YAML file (see docs/batch.md); "
+                                                   "options on the command line take precedence")
+    add_arguments(p, DenoiseOptions)
+    p.set_defaults(**{item.name: None for item in fields_of(DenoiseOptions)})  # unset: the config file's
+    p.add_argument("--format", choices=["auto", "tiff", "zarr"],
+                   help="auto (default): TIFF when a stack fits in one unit of work, else OME-Zarr")
+    p.add_argument("--chunk-frames", type=positive_int, metavar="N",
+                   help="frames per unit of work of a split stack (default: about 256 MiB of output)")
+    p.add_argument("--workers", type=positive_int,
+                   help="local workers (default: one per GPU, else per core within memory) or SLURM/PBS jobs")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing dask scheduler (tcp://host:8786)")
+    where.add_argument("--cluster", choices=["local", "slurm", "pbs"],
+                       help="start workers here (local, default) or as SLURM/PBS jobs with dask-jobqueue, "
+                            "configured in the dask config (jobqueue.slurm / jobqueue.pbs)")
+    p.set_defaults(handler=cmd_batch)
