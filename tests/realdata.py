@@ -1,6 +1,6 @@
 """Real instrument files for reader tests, taken from PyPI wheels at test time.
 
-The files are GPL-licensed test data of hyperspy and temul-toolkit, so they are not
+The files are GPL-licensed test data of hyperspy, temul-toolkit and atomap, so they are not
 committed: the wheels are fetched once with ``pip download --no-deps`` into a cache folder
 (``$TEM_DENOISE_TESTDATA`` or ``~/.cache/napari-tem-denoise/testdata``) and the members we
 need are extracted from them. When that is impossible (no network), tests skip with the reason.
@@ -19,6 +19,7 @@ import pytest
 WHEELS = {
     "hyperspy": "hyperspy==1.7.6",
     "temul": "temul-toolkit==0.1.9",
+    "atomap": "atomap==0.4.2",
 }
 HS = "hyperspy/tests/io/"
 FILES = {
@@ -49,6 +50,9 @@ FILES = {
     "hspy_diffraction": ("hyperspy", HS + "hdf5_files/example2_v3.1.hspy", None),
     "au_haadf": ("temul", "temul/example_data/experimental/example_Au_nanoparticle.emd", None),
     "mos2_dm3": ("temul", "temul/example_data/experimental/example_Se_implanted_MoS2.dm3", None),
+    # a simultaneous ADF/ABF pair of a perovskite (HyperSpy HDF5, pixel units; benchmarks/real_images.py)
+    "atomap_adf": ("atomap", "atomap/tests/datasets/test_ADF_cropped.hdf5", None),
+    "atomap_abf": ("atomap", "atomap/tests/datasets/test_ABF_cropped.hdf5", None),
 }
 # A .ser needs its .emi beside it for metadata; extract those too.
 COMPANIONS = {
