@@ -37,7 +37,7 @@ from tem_denoise.analysis.metrics import atom_map_iou, match_positions, psnr, ss
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.training import SelfSupervisedConfig, iter_train_self_supervised
 from tem_denoise.models.card import write_card
-from tem_denoise.models.registry import PARENT_MODALITY, available_models, load_model
+from tem_denoise.models.registry import PARENT_MODALITY, available_models, capabilities, load_model
 from tem_denoise.physics import sample_counting_series
 from tem_denoise.physics.datasets import synth_set
 from tem_denoise.progress import run_to_end
@@ -138,7 +138,7 @@ def evaluate(frames: int) -> list[dict]:
             start = time.time()
             output = run(Denoiser(card, device="cpu"), data)
             rows.append(row(set_name, card.name, card.output_kind, output, data, time.time() - start))
-            if card.family == "blindspot":
+            if capabilities(card).self_supervised:
                 start = time.time()
                 output = run(fine_tuned(card, data), data)
                 rows.append(row(set_name, f"{card.name} + fine-tune on the set", card.output_kind, output, data,

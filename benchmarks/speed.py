@@ -68,7 +68,7 @@ def measure(name: str, device: str, case: str, tile: int | None, max_seconds: fl
     """
     import torch
 
-    from tem_denoise.engine import DenoiseCancelled, Denoiser
+    from tem_denoise.engine import Denoiser
 
     model, card = build(name)
     if tile is None:
@@ -89,15 +89,13 @@ def measure(name: str, device: str, case: str, tile: int | None, max_seconds: fl
     start, cpu_start = time.perf_counter(), time.process_time()
     first_eta, frames_done = None, n
     steps = denoiser.iter_denoise(stack if n > 1 else stack[0])
-    try:
-        for event in steps:
-            if first_eta is None and event.eta_s is not None:
-                first_eta = event.eta_s + (time.perf_counter() - start)
-            if time.perf_counter() - start > max_seconds and event.frames_done < n:
-                frames_done = event.frames_done
-                denoiser.cancel()
-    except DenoiseCancelled:
-        pass
+    for event in steps:
+        if first_eta is None and event.eta_s is not None:
+            first_eta = event.eta_s + (time.perf_counter() - start)
+        if time.perf_counter() - start > max_seconds and event.frames_done < n:
+            frames_done = event.frames_done
+            steps.close()  # the one cancel path: stop the generator
+            break
     if denoiser.device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start

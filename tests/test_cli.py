@@ -24,7 +24,7 @@ def test_info_and_convert(tmp_path, small_stack, capsys):
     assert "shape (4, 40, 56)" in capsys.readouterr().out
     out = tmp_path / "converted.tif"
     assert main(["convert", str(source), "-o", str(out)]) == 0
-    assert io.read(out).pixel_size == pytest.approx(0.05, rel=1e-6)
+    assert io.read(out).calibration.pixel_size == pytest.approx((0.05,) * 2, rel=1e-6)
 
 
 def test_errors_are_one_line_messages_with_exit_status_2(tmp_path, capsys):

@@ -35,7 +35,7 @@ def test_drift_writes_corrected_stack_and_shifts(tmp_path, movie, capsys):
     assert "shift_y_nm" in read_csv(shifts_path(out))
     aligned = io.read(out)
     origin = np.rint(shifts).max(axis=0)
-    assert aligned.pixel_size == pytest.approx(PIXEL_NM, rel=1e-6)
+    assert aligned.calibration.pixel_size == pytest.approx((PIXEL_NM,) * 2, rel=1e-6)
     assert aligned.shape[1:] == tuple(128 - (np.rint(shifts).max(axis=0) - np.rint(shifts).min(axis=0)).astype(int))
     assert io.read_provenance(out)["history"][-1]["origin_px"] == origin.tolist()
     out_text = capsys.readouterr().out

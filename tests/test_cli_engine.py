@@ -24,7 +24,7 @@ def test_denoise_writes_calibrated_tiff_with_provenance(tmp_path, small_stack):
     out = tmp_path / "out.tif"
     assert main(["denoise", str(source), "-o", str(out), "--model", "gaussian-3d", "--device", "cpu"]) == 0
     result = io.read(out)
-    assert result.shape == small_stack.shape and result.pixel_size == pytest.approx(0.05, rel=1e-6)
+    assert result.shape == small_stack.shape and result.calibration.pixel_size == pytest.approx((0.05,) * 2, rel=1e-6)
     assert io.read_provenance(out)["model"] == "gaussian-3d"
     assert np.std(np.asarray(result.data)[1]) < np.std(small_stack.data[1])
 
@@ -52,7 +52,7 @@ def test_demo_main_job_with_the_default_model(tmp_path):
     assert main(["demo", "-o", str(tmp_path), "--frames", "3", "--device", "cpu"]) == 0
     written = io.read_provenance(tmp_path / "sample_denoised.tif")
     assert written["model"] == default_model_name("HRTEM", 3)
-    assert io.read(tmp_path / "sample_denoised.tif").pixel_size == pytest.approx(0.07)
+    assert io.read(tmp_path / "sample_denoised.tif").calibration.pixel_size == pytest.approx((0.07,) * 2)
     assert (tmp_path / "demo.png").stat().st_size > 50_000
 
 

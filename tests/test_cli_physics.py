@@ -31,13 +31,13 @@ def test_calibrate_vacuum_files_recovers_the_model(tmp_path, capsys):
 def test_calibrate_refuses_single_images(tmp_path, capsys):
     path = io.write(io.Stack.from_array(np.ones((16, 16), np.float32)), tmp_path / "one.tif")
     assert main(["calibrate", str(path), "-o", str(tmp_path / "n.json")]) == 2
-    assert "stacks of frames" in capsys.readouterr().err
+    assert "is a single image; vacuum calibration needs a stack of frames" in capsys.readouterr().err
 
 
 def test_synth_writes_calibrated_pairs_and_positions(tmp_path):
     assert main(["synth", "--kind", "hrtem", "-n", "2", "--size", "64", "-o", str(tmp_path)]) == 0
     noisy, atom_map = io.read(tmp_path / "noisy.tif"), io.read(tmp_path / "atom_map.tif")
-    assert noisy.shape == (2, 64, 64) and noisy.pixel_size == pytest.approx(0.07)
+    assert noisy.shape == (2, 64, 64) and noisy.calibration.pixel_size == pytest.approx((0.07,) * 2)
     assert float(np.asarray(atom_map.data).max()) == pytest.approx(255, rel=0.02)
     header = (tmp_path / "positions.csv").read_text().splitlines()[0]
     assert header.split(",")[:3] == ["index", "y_px", "x_px"]

@@ -40,9 +40,10 @@ def save_panels(panels: Sequence[tuple[str, Stack]], path: str | Path, frame: in
         ax.imshow(image, cmap="gray", vmin=low, vmax=high, interpolation="nearest")
         ax.set_title(title if not stack.is_stack else f"{title} (frame {index})", fontsize=10)
         ax.set_axis_off()
-        if stack.pixel_size:
-            bar_nm = _scale_bar_nm(image.shape[1] * stack.pixel_size)
-            bar_px = bar_nm / stack.pixel_size
+        size = stack.calibration.pixel_size
+        if size:
+            bar_nm = _scale_bar_nm(image.shape[1] * size[1])
+            bar_px = bar_nm / size[1]
             y, x = image.shape[0] * 0.93, image.shape[1] * 0.05
             outline = [patheffects.withStroke(linewidth=3, foreground="black")]
             ax.plot([x, x + bar_px], [y, y], color="white", linewidth=4,

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tem_denoise.io import Stack
-from tem_denoise.io.units import to_napari_units
+from tem_denoise.io import Calibration, Stack
 
 CONTRAST_PERCENTILES = (0.5, 99.5)
 
@@ -64,22 +63,23 @@ def stack_to_layer_data(stack: Stack, **overrides: Any) -> tuple[Any, dict, str]
 def layer_to_stack(layer: Any) -> Stack:
     """A Stack viewing a napari Image layer's data (no copy), with its calibration.
 
-    Accepts a napari layer or the ``meta`` dict of an npe2 writer (with ``data`` added).
-    Lengths are converted to nm and times to s (see :func:`~tem_denoise.io.units.to_napari_units`).
+    Accepts a napari layer or the ``meta`` dict of an npe2 writer (with ``data`` added). The
+    calibration is read once, by :meth:`~tem_denoise.io.Calibration.of_axes`: lengths in nm,
+    the frame interval in seconds, anything else uncalibrated.
     """
     get = layer.get if isinstance(layer, dict) else lambda key, default=None: getattr(layer, key, default)
     data = get("data")
     ndim = len(data.shape)
-    units = get("units") or ("pixel",) * ndim
     labels = get("axis_labels") or (("t", "y", "x") if ndim == 3 else ("y", "x"))
     metadata = dict(get("metadata") or {})
-    calibrated = [to_napari_units(float(s), _unit_text(u)) for s, u in zip(get("scale"), units, strict=True)]
-    factors = [c[0] / float(s) if c[1] != "pixel" else 1.0 for c, s in zip(calibrated, get("scale"), strict=True)]
+    calibration = Calibration.of_axes(get("scale"), get("translate"), get("units") or ("pixel",) * ndim)
+    t_origin = 0.0
+    if ndim == 3:
+        t_scale = float(get("scale")[0])
+        t_origin = float(get("translate")[0]) * ((calibration.frame_interval or t_scale) / t_scale)
+    scale, translate, units = calibration_axes(calibration, ndim, t_origin)
     return Stack(
-        data=data,
-        scale=tuple(c[0] for c in calibrated),
-        translate=tuple(float(t) * f for t, f in zip(get("translate"), factors, strict=True)),
-        units=tuple(c[1] for c in calibrated),
+        data=data, scale=scale, translate=translate, units=units,
         axis_labels=tuple(str(label) for label in labels),
         name=str(get("name") or "image"),
         metadata=metadata.get("original_metadata", {}),
@@ -88,8 +88,14 @@ def layer_to_stack(layer: Any) -> Stack:
     )
 
 
-def _unit_text(unit: Any) -> str:
-    """A pint unit (or string) as the short string used in Stack.units."""
-    if hasattr(unit, "dimensionality") and str(unit) not in ("pixel", "dimensionless"):
-        return f"{unit:~}".replace(" ", "")
-    return str(unit)
+def calibration_axes(calibration: Calibration, ndim: int, t_origin: float = 0.0) -> tuple[tuple, tuple, tuple]:
+    """Per-axis ``(scale, translate, units)`` of a Stack with ``calibration`` (2 or 3 axes; the
+    time axis starts at ``t_origin``)."""
+    size = calibration.pixel_size
+    scale, units = (size, ("nm", "nm")) if size else ((1.0, 1.0), ("pixel", "pixel"))
+    translate = calibration.origin
+    if ndim == 3:
+        interval = calibration.frame_interval
+        scale, units = ((interval or 1.0), *scale), ("s" if interval else "pixel", *units)
+        translate = (t_origin, *translate)
+    return tuple(scale), tuple(translate), tuple(units)

@@ -32,7 +32,7 @@ def test_hdf5_extension_and_tem_acquisition_mode(tmp_path):
     path = write_hspy(tmp_path / "image.hdf5", data, [axis("y", "nm", 0.02), axis("x", "nm", 0.02)],
                        title="Ceta", metadata={"Acquisition_instrument": {"TEM": {"acquisition_mode": "TEM"}}})
     stack = io.read(path)
-    assert stack.shape == (6, 7) and stack.pixel_size == pytest.approx(0.02)
+    assert stack.shape == (6, 7) and stack.calibration.pixel_size == pytest.approx((0.02, 0.02))
     assert stack.modality == "HRTEM"
 
 
@@ -63,7 +63,7 @@ def test_real_hyperspy_hologram_keeps_its_calibration(real):
     assert units == "nm"
     stack = io.read(path)
     assert stack.shape == (512, 512) and stack.units == ("nm", "nm")
-    assert stack.pixel_size == pytest.approx(scale, rel=1e-12)
+    assert stack.calibration.pixel_size == pytest.approx((scale, scale), rel=1e-12)
     assert stack.name == "Vacuum reference hologram"
 
 

@@ -35,7 +35,7 @@ def test_2d_images_open_as_2d_with_file_pixel_size(real, key):
     stack = io.read(real(key))
     assert stack.shape == shape
     assert not stack.is_stack and isinstance(stack.data, np.ndarray)
-    assert stack.pixel_size == pytest.approx(pixel_nm, rel=1e-6)
+    assert stack.calibration.pixel_size == pytest.approx((pixel_nm,) * 2, rel=1e-6)
     assert stack.units == ("nm", "nm") and stack.axis_labels == ("y", "x")
     assert stack.modality == modality
     assert stack.metadata, "original metadata is kept"
@@ -48,7 +48,7 @@ def test_velox_pixel_size_matches_binaryresult_metadata(real):
         group = next(iter(f["Data/Image"].values()))
         raw = group["Metadata"][:, 0].tobytes().decode("utf-8", "ignore").rstrip("\x00")
     width_m = float(json.loads(raw)["BinaryResult"]["PixelSize"]["width"])
-    assert io.read(path).pixel_size == pytest.approx(width_m * 1e9, rel=1e-9)
+    assert io.read(path).calibration.pixel_size == pytest.approx((width_m * 1e9,) * 2, rel=1e-9)
 
 
 def test_velox_frame_stack_is_lazy_t_y_x_in_nm_and_seconds(real):
@@ -64,10 +64,10 @@ def test_velox_frame_stack_is_lazy_t_y_x_in_nm_and_seconds(real):
 def test_ser_and_imagej_stacks(real):
     ser = io.read(real("ser_stack"))
     assert ser.shape == (5, 64, 64) and isinstance(ser.data, da.Array)
-    assert ser.pixel_size == pytest.approx(6.281833616298531)
+    assert ser.calibration.pixel_size == pytest.approx((6.281833616298531,) * 2)
     tif = io.read(real("tif_imagej_stack"))
     assert tif.shape == (2, 68, 68)
-    assert tif.pixel_size == pytest.approx(168.67471098853332)
+    assert tif.calibration.pixel_size == pytest.approx((168.67471098853332,) * 2)
 
 
 def test_velox_file_with_several_images_opens_each_by_name(real):
@@ -75,14 +75,14 @@ def test_velox_file_with_several_images_opens_each_by_name(real):
         stacks = io.read_all(real("velox_dpc"))
     names = [s.name for s in stacks]
     assert len(stacks) == 8 and "iDPC" in names and "DF4-A" in names and "DPC" not in names
-    assert all(s.pixel_size == pytest.approx(0.09961992) for s in stacks)
+    assert all(s.calibration.pixel_size == pytest.approx((0.09961992,) * 2) for s in stacks)
 
 
 def test_ncem_file_keeps_stacks_and_leaves_out_4d(real):
     with pytest.warns(io.SkippedDatasetWarning, match="4D"):
         stacks = io.read_all(real("ncem_multi"))
     assert [s.name for s in stacks] == ["annular_detector", "ppotential"]
-    assert stacks[0].shape == (2, 22, 22) and stacks[0].pixel_size == pytest.approx(0.25)
+    assert stacks[0].shape == (2, 22, 22) and stacks[0].calibration.pixel_size == pytest.approx((0.25,) * 2)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_non_image_data_is_refused_with_a_reason(real, key, reason):
 def test_uncalibrated_dm4_gets_pixel_units(real):
     stack = io.read(real("dm4_image"))
     assert stack.units == ("pixel", "pixel") and stack.scale == (1.0, 1.0)
-    assert stack.pixel_size is None
+    assert stack.calibration.pixel_size is None
 
 
 @pytest.mark.parametrize(("key", "frames", "interval_s"), [("velox_si", 5, 0.0416), ("velox_si_4detectors", 2, 16.384)])

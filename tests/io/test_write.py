@@ -16,7 +16,7 @@ def test_float32_stack_round_trip(tmp_path, small_stack):
     back = io.read(path)
     assert back.data.dtype == np.float32
     np.testing.assert_array_equal(np.asarray(back.data), small_stack.data)
-    assert back.pixel_size == pytest.approx(0.05, rel=1e-6)
+    assert back.calibration.pixel_size == pytest.approx((0.05,) * 2, rel=1e-6)
     assert back.frame_interval == pytest.approx(0.1)
     assert back.axis_labels == ("t", "y", "x")
     assert back.modality == "HRTEM"
@@ -53,7 +53,7 @@ def test_lazy_stack_is_written_frame_by_frame(tmp_path):
 def test_uncalibrated_image_stays_uncalibrated(tmp_path):
     stack = io.Stack.from_array(np.ones((8, 8), np.float32))
     back = io.read(io.write(stack, tmp_path / "plain.tif"))
-    assert back.units == ("pixel", "pixel") and back.pixel_size is None
+    assert back.units == ("pixel", "pixel") and back.calibration.pixel_size is None
 
 
 def test_write_refuses_other_extensions(tmp_path, small_stack):
@@ -69,7 +69,7 @@ def test_mrc_written_by_mrcfile_reads_in_nm(tmp_path):
         mrc.voxel_size = 2.5  # Å
     stack = io.read(path)
     assert stack.shape == (4, 32, 48) and stack.axis_labels == ("t", "y", "x")
-    assert stack.pixel_size == pytest.approx(0.25)
+    assert stack.calibration.pixel_size == pytest.approx((0.25,) * 2)
 
 
 def test_origin_survives_a_round_trip(tmp_path, small_stack):

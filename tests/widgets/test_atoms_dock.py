@@ -27,8 +27,7 @@ def test_atoms_of_the_sample_movie_as_points(make_napari_viewer, qtbot, tmp_path
     image = viewer.layers[ATOM_MAP]
     widget.layer.value = image
     widget.frames.value = "all"
-    widget.separation_unit.value = "nm"
-    widget.separation.value = 0.2  # 2.9 px; the sample's closest atoms are 0.27 nm apart
+    widget.min_separation_nm.value = 0.2  # 2.9 px; the sample's closest atoms are 0.27 nm apart
     _run(widget, qtbot)
 
     points = viewer.layers[f"{ATOM_MAP} atoms"]
@@ -56,7 +55,7 @@ def test_atoms_of_the_sample_movie_as_points(make_napari_viewer, qtbot, tmp_path
     widget.layer.value = viewer.layers[CLEAN]
     widget.frames.value = "current"
     widget.invert.value = True
-    widget.log.value = True
+    widget.log_sigma_px.value = 1.0
     widget.method.value = "com"
     _run(widget, qtbot)
     dark = viewer.layers[f"{CLEAN} atoms"]
@@ -70,7 +69,8 @@ def test_cancel_leaves_no_half_layer(make_napari_viewer, qtbot):
     frames = np.random.default_rng(0).poisson(5.0, (30, 64, 64)).astype(np.float32)
     viewer.add_image(frames, name="frames")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
-    assert widget.separation_unit.value == "px"  # uncalibrated layer
+    assert widget.min_separation_nm.native.isHidden() and not widget.min_separation_px.native.isHidden()
+    widget.min_separation_px.value = 3.0  # pure noise has no spacing to estimate
     widget.runner.start()
     widget.runner.cancel()
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=60000)
@@ -99,8 +99,7 @@ def test_atoms_searched_on_an_atom_map_network(make_napari_viewer, qtbot):
     widget.layer.value = viewer.layers[NOISY]
     widget.search_on.value = "unet-hrtem"
     widget.frames.value = "current"
-    widget.separation_unit.value = "nm"
-    widget.separation.value = 0.2
+    widget.min_separation_nm.value = 0.2
     _run(widget, qtbot)
     points = viewer.layers[f"{NOISY} atoms"]
     assert points.metadata["provenance"]["history"][0]["atom_map_model"] == "unet-hrtem"
@@ -109,3 +108,22 @@ def test_atoms_searched_on_an_atom_map_network(make_napari_viewer, qtbot):
     match = match_positions(np.asarray(points.data), truth[truth[:, 0] == frame], radius=1.5)
     assert match.f1 > 0.8, match.f1
     assert [layer.name for layer in viewer.layers if "atom map of" in layer.name] == []
+
+
+def test_defaults_to_the_newest_result_and_estimates_the_separation(make_napari_viewer, qtbot):
+    """A new user opens the sample, denoises it and finds atoms with every field at its default."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    assert not widget.plot.shown  # no empty plot box before the first run
+    source = viewer.layers[ATOM_MAP]
+    result = viewer.add_image(source.data[:2], name=f"{ATOM_MAP} (denoised: gaussian-2d)", scale=source.scale,
+                              units=source.units, metadata={"provenance": {"derived_from": ATOM_MAP}})
+    assert widget.layer.value is result
+    _run(widget, qtbot)
+    points = viewer.layers[f"{result.name} atoms"]
+    truth = sample_hrtem_series().positions_px
+    match = match_positions(np.asarray(points.data), truth[truth[:, 0] < 2], radius=1.5)
+    assert match.f1 > 0.97, match.f1
+    assert "nm (" in widget.count_label.value and "spacing" in widget.count_label.value
+    assert widget.plot.shown

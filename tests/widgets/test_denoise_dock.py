@@ -109,3 +109,12 @@ def test_rgb_layer_is_refused_with_a_message(dock):
     widget.layer.value = viewer.layers["colour"]
     widget.run.start()
     assert not widget.run.running and "RGB" in widget.run.status.value
+
+
+def test_labels_say_image_or_stack_and_tile_defaults_to_the_models(dock):
+    viewer, widget = dock
+    assert widget.run.button.text == "Denoise stack" and widget.preview.button.text == "Preview current frame"
+    viewer.open_sample("napari-tem-denoise", "haadf")
+    widget.layer.value = viewer.layers["HAADF (noisy)"]
+    assert widget.run.button.text == "Denoise image" and widget.preview.button.text == "Preview image"
+    assert widget.tile.value == widget.tile.min and widget.form.options().tile is None  # "the model's"

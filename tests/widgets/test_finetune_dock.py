@@ -21,8 +21,8 @@ def test_finetune_saves_user_model_and_denoises(make_napari_viewer, qtbot):
                                                                          "n_layers": 1}))]
     dock.layer.value = viewer.layers["frames"]
     dock.base.value = dock.base.choices[0]
-    assert dock.lowpass.value == 14.0  # the base card's: seed 002's cut-off
-    dock.steps.value, dock.crop.value, dock.lowpass.value = 20, 32, 3.0
+    assert dock.lowpass_period.value == 14.0  # the base card's: seed 002's cut-off
+    dock.steps.value, dock.crop.value, dock.lowpass_period.value = 20, 32, 3.0
     dock.runner.start()
     qtbot.waitUntil(lambda: not dock.runner.running and not dock.denoise_runner.running, timeout=120_000)
     qtbot.waitUntil(lambda: "frames (denoised: tiny-blind-frames)" in viewer.layers, timeout=60_000)

@@ -7,7 +7,6 @@ import pytest
 
 from tem_denoise.analysis import read_csv
 from tem_denoise.physics import sample_hrtem_series
-from tem_denoise.widgets.quality import parse_offsets
 
 pytestmark = pytest.mark.gui
 
@@ -19,6 +18,7 @@ def test_umse_and_css_of_clean_and_noisy_stacks(make_napari_viewer, qtbot, tmp_p
     clean = viewer.add_image(pair.clean, name="clean")
     trimmed = viewer.add_image(pair.clean[1:-1], name="clean, first and last dropped")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "No-reference quality")
+    assert not widget.plot.shown
     widget.noisy.value = noisy
     widget.denoised.value = [trimmed]
     assert widget.first_frame.value == 1  # guessed from the frame counts
@@ -40,5 +40,14 @@ def test_umse_and_css_of_clean_and_noisy_stacks(make_napari_viewer, qtbot, tmp_p
     table = read_csv(widget.export_csv(tmp_path / "quality.csv"))
     assert list(table) == ["layer", "uMSE", "uPSNR", "mean_CSS", "min_CSS"]
 
-    with pytest.raises(ValueError, match="three offsets"):
-        parse_offsets("-1, 1")
+    widget.offsets.value = "-1, 1"
+    with pytest.raises(ValueError, match="three frame offsets"):
+        widget.form.options()
+    widget.offsets.value = "-1, 1, 2"
+
+    # an atom map is refused with the reason, before any work
+    atom_map = viewer.add_image(pair.atom_map, name="noisy (denoised: unet-hrtem)", metadata={"provenance": {
+        "derived_from": "noisy", "history": [{"model": "unet-hrtem", "output_kind": "atom-map"}]}})
+    widget.denoised.value = [atom_map]
+    widget.runner.start()
+    assert not widget.runner.running and "atom map" in widget.runner.status.value

@@ -56,5 +56,5 @@ def test_writer_saves_layer_as_calibrated_tiff(make_napari_viewer, tmp_path, sma
     written = viewer.layers.save(str(out), selected=False, plugin="napari-tem-denoise")
     assert written == [str(out)]
     back = io.read(out)
-    assert back.pixel_size == pytest.approx(0.05, rel=1e-6)
+    assert back.calibration.pixel_size == pytest.approx((0.05,) * 2, rel=1e-6)
     np.testing.assert_array_equal(np.asarray(back.data), small_stack.data)

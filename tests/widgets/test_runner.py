@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections import namedtuple
 
 import pytest
 
+from tem_denoise.progress import Progress
 from tem_denoise.widgets.runner import JobRunner
-
-Step = namedtuple("Step", "done total message")
 
 
 def _job(n, delay=0.0):
     def generator():
         for i in range(n):
             time.sleep(delay)
-            yield Step(i + 1, n, f"step {i + 1}")
+            yield Progress(i + 1, n, f"step {i + 1}")
         return "result"
 
     return generator

@@ -28,6 +28,7 @@ from skimage.registration import phase_cross_correlation
 from tem_denoise.arrays import as_float32, check_image
 from tem_denoise.memory import require, require_frame
 from tem_denoise.progress import Progress, run_to_end
+
 from .table import Table, read_csv, write_csv
 
 Reference = Literal["first", "previous", "mean"]
@@ -94,7 +95,7 @@ class DriftResult:
             Columns ``frame``, ``shift_y_px``, ``shift_x_px``, optionally ``shift_y_nm``,
             ``shift_x_nm``, then ``significance``, ``consistent`` and ``failed``.
         """
-        table = _shift_columns(self.shifts, pixel_size_nm)
+        table = shift_table(self.shifts, pixel_size_nm)
         table["significance"] = self.significance
         table["consistent"] = self.consistent
         table["failed"] = self.failed
@@ -583,7 +584,8 @@ def transform_points(
     return out
 
 
-def _shift_columns(shifts: np.ndarray, pixel_size_nm: float | tuple[float, float] | None) -> Table:
+def shift_table(shifts: np.ndarray, pixel_size_nm: float | tuple[float, float] | None) -> Table:
+    """(t, 2) pixel shifts as columns frame, shift_y_px, shift_x_px (and shift_y_nm, shift_x_nm)."""
     table: Table = {
         "frame": np.arange(len(shifts)),
         "shift_y_px": shifts[:, 0],
@@ -616,7 +618,7 @@ def write_shifts_csv(
         write_csv(path, shifts.to_table(pixel_size_nm))
         return
     array = np.asarray(shifts, dtype=np.float64)
-    write_csv(path, _shift_columns(_check_shifts(array, len(array)), pixel_size_nm))
+    write_csv(path, shift_table(_check_shifts(array, len(array)), pixel_size_nm))
 
 
 def read_shifts_csv(path: str | PathLike) -> np.ndarray:

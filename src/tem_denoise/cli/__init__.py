@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     except EXPECTED_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a bug: one line unless --debug asks for the traceback
+    except Exception as exc:
         if args.debug:
             raise
         print(f"error: unexpected {type(exc).__name__}: {exc}. This is a bug in tem-denoise; rerun "

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -14,33 +12,26 @@ from pathlib import Path
 import numpy as np
 
 from tem_denoise import io
+from tem_denoise.cli.common import run
 from tem_denoise.cli.types import positive_int
 from tem_denoise.memory import available_bytes
-from tem_denoise.models.card import MODALITIES
+from tem_denoise.operations.denoise import (
+    DenoiseOptions,
+    check_model,
+    iter_denoise,
+    make_denoiser,
+    noise_level,
+)
+from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import OutputError, refuse_inputs
 
 
-def _progress_line(event) -> None:
-    eta = f", about {event.eta_s:.0f} s left" if event.eta_s is not None else ""
-    sys.stderr.write(f"\r  {event.message}{eta}" + " " * 10)
-    sys.stderr.flush()
-
-
-def denoise_stack(stack: io.Stack, model: str | None, device: str, tile: int | None, out=None,
-                  noise=None) -> io.Stack:
-    """Denoise ``stack`` with ``model`` (None: the default for its modality, HRTEM-counting for a
-    movie of raw counts) into ``out`` (None: a new array), with the noise level ``noise`` when
-    calibrated; a new Stack."""
-    from tem_denoise.engine import Denoiser
-    from tem_denoise.engine.counting import default_model_for
-
-    name = model or default_model_for(stack.modality, stack.data, stack.n_frames)
-    denoiser = Denoiser(name, device=device, tile=tile)
+def denoise_stack(stack: io.Stack, options: DenoiseOptions, out=None) -> io.Stack:
+    """Denoise ``stack`` (see :func:`tem_denoise.operations.denoise.iter_denoise`), printing the
+    model and device and the progress."""
+    denoiser = make_denoiser(stack, options)
     print(f"{stack.name}: {denoiser.card.summary()} on {denoiser.provenance()['device']}")
-    output = denoiser.denoise(stack.data, out=out, progress=_progress_line, pixel_size_nm=stack.pixel_size,
-                              noise=noise)
-    sys.stderr.write("\n")
-    return stack.derive(output, f"{stack.name} (denoised: {name})", denoiser.provenance())
+    return run(iter_denoise(stack, options, denoiser=denoiser, out=out))
 
 
 @contextlib.contextmanager
@@ -79,50 +70,63 @@ def _targets(inputs: list[str], output: Path) -> list[Path]:
 
 def cmd_denoise(args: argparse.Namespace) -> int:
     """Denoise files and write calibrated TIFF with the model's provenance."""
-    from tem_denoise.models.registry import get_card
-
+    options = from_arguments(DenoiseOptions, args)
     targets = _targets(args.inputs, Path(args.output))
-    refuse_inputs(targets, [args.noise])
-    if args.model:
-        get_card(args.model)
-    noise = noise_level(args.noise)
+    refuse_inputs(targets, [options.noise])
+    check_model(options)
+    noise_level(options.noise)  # a bad noise model is refused before any file is read
     for path, target in zip(args.inputs, targets, strict=True):
         stack = io.read(path)
-        if args.modality:
-            stack = dataclasses.replace(stack, modality=args.modality)
         with output_array(stack.shape, target.parent) as out:
-            result = denoise_stack(stack, args.model, args.device, args.tile, out, noise)
+            result = denoise_stack(stack, options, out)
             history = result.provenance["history"][-1]
             written = io.write(result, target, model=history["model"], weights_sha256=history["weights_sha256"])
         print(f"wrote {written}")
     return 0
 
 
-def noise_level(path: str | None):
-    """The noise level of a calibrated noise model JSON (None: none given)."""
-    if path is None:
-        return None
-    from tem_denoise.physics import load_noise_model
-    from tem_denoise.physics.noise_level import level_from_model
+MODEL_COLUMNS = ("MODEL", "FAMILY", "MODALITY", "OUTPUT", "SOURCE", "DEFAULT FOR")
 
-    return level_from_model(load_noise_model(path))
+
+def _quality_lines(card) -> list[str]:
+    """The card's measured quality, each figure with the target it was measured against."""
+    lines = []
+    for set_name, figures in card.quality.get("sets", {}).items():
+        target = {"atom map": "the atom map", "clean": "the clean image"}.get(figures.get("target"), "its target")
+        lines.append(f"    synthetic set '{set_name}', against {target}: PSNR {figures['psnr']:.2f} dB, "
+                     f"SSIM {figures['ssim']:.4f}")
+    outside = card.quality.get("outside_benchmark_validation")
+    if outside:
+        doses = ", ".join(f"{dose} {values['psnr_minus_best_gaussian_db_mean']:+.2f} dB"
+                          for dose, values in outside.get("per_dose", {}).items())
+        lines.append(f"    outside benchmark (abTEM), PSNR minus the best Gaussian filter: {doses}")
+    return lines
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the available models with their cards' summaries."""
+    """List the available models, one row each under a header; ``-v`` adds descriptions and quality.
+
+    PSNRs are printed per model with the target they were measured against (clean image or
+    atom map), never in one column: figures against different targets do not compare.
+    """
     from tem_denoise.models.registry import available_models
 
     missing = [folder for folder in args.user_dir or () if not Path(folder).is_dir()]
     if missing:
         raise ValueError(f"the user-model folder '{missing[0]}' does not exist")
-    for card in available_models(args.user_dir or ()).values():
-        default = "  [default for " + card.modality + "]" if card.is_default else ""
-        print(f"{card.name:16s} {card.family:12s} {card.modality:14s} {card.output_kind:9s} "
-              f"{card.source:8s}{default}")
+    rows = [(card.name, card.family, card.modality, card.output_kind, card.source,
+             card.modality if card.is_default else "") for card in available_models(args.user_dir or ()).values()]
+    widths = [max(len(row[i]) for row in [MODEL_COLUMNS, *rows]) for i in range(len(MODEL_COLUMNS))]
+    print("  ".join(text.ljust(width) for text, width in zip(MODEL_COLUMNS, widths, strict=True)).rstrip())
+    cards = list(available_models(args.user_dir or ()).values())
+    for row, card in zip(rows, cards, strict=True):
+        print("  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip())
         if args.verbose:
             print(f"    {card.description}")
-            for set_name, figures in card.quality.get("sets", {}).items():
-                print(f"    {set_name}: PSNR {figures['psnr']:.2f} dB, SSIM {figures['ssim']:.4f}")
+            for line in _quality_lines(card):
+                print(line)
+    print("OUTPUT: restore = an image in the input's units; atom-map = Gaussian atoms on black, for the "
+          "Atom positions dock and `tem-denoise atoms`.")
     return 0
 
 
@@ -130,6 +134,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Time a model on random frames and print Mpixel/s (a quick check; see benchmarks/speed.py)."""
     from tem_denoise.engine import Denoiser
 
+    check_model(DenoiseOptions(model=args.model))
     denoiser = Denoiser(args.model, device=args.device, tile=args.tile)
     frames = np.random.default_rng(0).poisson(5.0, (args.frames, args.size, args.size)).astype(np.float32)
     denoiser.denoise(frames[: max(1, denoiser.card.temporal_window)])  # warm-up
@@ -146,14 +151,7 @@ def add_denoise(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("denoise", help="denoise files with a bundled, user or classical model")
     p.add_argument("inputs", nargs="+", help="files to denoise (any readable format)")
     p.add_argument("-o", "--output", required=True, help=".tif for one input, else a folder")
-    p.add_argument("--model", help="model name (see `tem-denoise models`); default: by the data's modality")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--tile", type=int, help="tile edge in pixels (default: the model's)")
-    p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
-                   help="what the data are, when the file does not say or says it wrongly; picks the default model")
-    p.add_argument("--noise", metavar="JSON",
-                   help="calibrated noise model (from `tem-denoise calibrate` or the calibration dock); "
-                        "restoration models then use it instead of estimating the noise from the data")
+    add_arguments(p, DenoiseOptions)
     p.set_defaults(handler=cmd_denoise)
 
 
@@ -166,9 +164,9 @@ def add_models(sub: argparse._SubParsersAction) -> None:
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time a model on random frames (Mpixel/s)")
-    p.add_argument("--model", default="wcid-2d")
-    p.add_argument("--size", type=positive_int, default=1024, help="frame edge in pixels (default 1024)")
-    p.add_argument("--frames", type=positive_int, default=4, help="frames to time (default 4)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--tile", type=int)
+    p.add_argument("--model", default="wcid-2d", help="model name (see `tem-denoise models`) (default: wcid-2d)")
+    p.add_argument("--size", type=positive_int, default=1024, help="frame edge in pixels (default: 1024)")
+    p.add_argument("--frames", type=positive_int, default=4, help="frames to time (default: 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: the model's)")
     p.set_defaults(handler=cmd_bench)

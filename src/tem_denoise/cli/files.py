@@ -11,10 +11,13 @@ from tem_denoise.outputs import OutputError, refuse_inputs
 
 
 def describe(stack: io.Stack) -> str:
-    """One line: name, shape, dtype, per-axis calibration and modality."""
-    calib = ", ".join(f"{label}: {scale:g} {unit}" for label, scale, unit in
-                      zip(stack.axis_labels, stack.scale, stack.units, strict=True))
-    return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{calib}]  "
+    """One line: name, shape, dtype, calibration (pixel size, frame interval) and modality."""
+    calibration = stack.calibration
+    parts = [f"pixel {calibration.describe()}"]
+    if stack.is_stack:
+        interval = calibration.frame_interval
+        parts.insert(0, f"{stack.n_frames} frames, " + (f"{interval:g} s apart" if interval else "interval unknown"))
+    return (f"'{stack.name}'  shape {stack.shape}  dtype {stack.data.dtype}  [{'; '.join(parts)}]  "
             f"modality: {stack.modality or 'unknown'}")
 
 
@@ -48,8 +51,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
     from tem_denoise.cli.engine import denoise_stack
     from tem_denoise.figures import save_panels
+    from tem_denoise.operations.denoise import DenoiseOptions, check_model
     from tem_denoise.physics import sample_hrtem_series
 
+    options = DenoiseOptions(model=args.model, device=args.device)
+    check_model(options)
     out = Path(args.output)
     pair = sample_hrtem_series(n_frames=args.frames)
     source = {"source": "tem_denoise.physics.sample_hrtem_series (synthetic)"}
@@ -58,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     raw_path = io.write(noisy, out / "sample_noisy.tif")
     stack = io.read(raw_path)
     print(f"read {raw_path}: {describe(stack)}")
-    result = denoise_stack(stack, args.model, args.device, None)
+    result = denoise_stack(stack, options)
     step = result.provenance["history"][-1]
     written = io.write(result, out / "sample_denoised.tif", model=step["model"],
                        weights_sha256=step["weights_sha256"])
@@ -91,8 +97,8 @@ def add_convert(sub: argparse._SubParsersAction) -> None:
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job headless on generated sample data")
-    p.add_argument("-o", "--output", default="demo-output", help="output folder")
-    p.add_argument("--frames", type=positive_int, default=16, help="frames in the sample movie")
-    p.add_argument("--model", help="model name; default: the bundled default for HRTEM")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("-o", "--output", default="demo-output", help="output folder (default: demo-output)")
+    p.add_argument("--frames", type=positive_int, default=16, help="frames in the sample movie (default: 16)")
+    p.add_argument("--model", help="model name (default: the bundled default for HRTEM)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.set_defaults(handler=cmd_demo)

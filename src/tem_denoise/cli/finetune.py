@@ -26,6 +26,12 @@ def cmd_noise_diagnosis(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pixel_size(stack: io.Stack) -> float | None:
+    """The stack's mean pixel size in nm, None when uncalibrated."""
+    calibration = stack.calibration
+    return calibration.mean_pixel_size if calibration.calibrated else None
+
+
 def _progress(step) -> None:
     eta = f", about {step.eta_s:.0f} s left" if step.eta_s is not None else ""
     sys.stderr.write(f"\r  {step.message}{eta}" + " " * 10)
@@ -52,7 +58,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     config = TuneConfig(
         mode=args.mode, name=args.name, steps=args.steps, max_minutes=args.minutes, device=args.device,
         base=args.base, blind_radius=args.blind_radius, lowpass_period_px=args.lowpass_period,
-        noise_model=args.noise, pixel_size_nm=args.pixel_size or stack.pixel_size,
+        noise_model=args.noise, pixel_size_nm=args.pixel_size or _pixel_size(stack),
         modality=args.modality or stack.modality, source=str(args.input),
         **{key: value for key, value in settings.items() if value is not None})
     tuned = run_to_end(iter_finetune_mode(stack.data, config, args.folder, args.resume), _progress)
@@ -90,12 +96,12 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="name of the new user model")
     p.add_argument("--base", help="model to start from (default: the mode's: wcvd-3d/wcid-2d, a new U-Net, "
                                   "restore-<modality>, unet-<modality>)")
-    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default 300)")
+    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default: 300)")
     p.add_argument("--minutes", type=positive_float, help="stop after this many minutes")
-    p.add_argument("--crop", type=positive_int, help="training crop edge in pixels (default 64)")
-    p.add_argument("--batch-size", type=positive_int, help="crops per step (default 8)")
+    p.add_argument("--crop", type=positive_int, help="training crop edge in pixels (default: 64)")
+    p.add_argument("--batch-size", type=positive_int, help="crops per step (default: 8)")
     p.add_argument("--lr", type=positive_float, help="learning rate (default: the mode's)")
-    p.add_argument("--val-fraction", type=positive_float, help="share of rows held out for validation (default 0.15)")
+    p.add_argument("--val-fraction", type=positive_float, help="share of rows held out for validation (default: 0.15)")
     p.add_argument("--blind-radius", type=int, metavar="PX",
                    help="blind-spot: half-width of the blind region (default: from the measured noise correlation)")
     p.add_argument("--lowpass-period", type=finite_float, metavar="PX",
@@ -106,7 +112,7 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
                    help="pixel size in nm, when the file does not state it")
     p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
                    help="what the data are, when the file does not say (picks the base model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--resume", action="store_true", help="continue the run of this --name from its last checkpoint")
     p.add_argument("--folder", help="user-model folder (default: the plugin's)")
     p.set_defaults(handler=cmd_finetune)

@@ -6,31 +6,22 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tem_denoise import io
+from tem_denoise.cli.common import run
 from tem_denoise.cli.types import positive_float, positive_int
+from tem_denoise.operations.calibrate import CalibrateOptions, iter_calibrate
+from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import refuse_inputs, write_text
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit an HRTEM model from vacuum stacks, or a STEM model from one atomic image."""
-    from tem_denoise import physics
     from tem_denoise.figures import save_fit_report
 
+    options = from_arguments(CalibrateOptions, args)
     refuse_inputs([args.output, args.plot], args.files)
     stacks = [io.read(path) for path in args.files]
-    if args.stem:
-        if len(stacks) != 1:
-            raise ValueError("STEM calibration takes one atomic-resolution image")
-        model, report = physics.calibrate_stem(stacks[0].frame(0), mode=args.stem, value_range=None)
-    else:
-        if args.current and len(args.current) != len(stacks):
-            raise ValueError(f"give one --current per file: {len(stacks)} files, {len(args.current)} currents")
-        frames = [np.asarray(stack.data, dtype=np.float32) for stack in stacks]
-        if any(f.ndim != 3 for f in frames):
-            raise ValueError("vacuum calibration needs stacks of frames (t, y, x); a file holds a single image")
-        model, report = physics.calibrate_hrtem_vacuum(frames, args.current or None)
+    model, report = run(iter_calibrate(stacks, options, currents=args.current))
     out = model.save(args.output)
     print(report.summary())
     print(f"wrote {out}")
@@ -73,7 +64,7 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="fit a camera noise model from vacuum stacks or a STEM image")
     p.add_argument("files", nargs="+", help="vacuum stacks (one per beam current), or one STEM image")
     p.add_argument("--current", type=positive_float, nargs="+", help="beam current (nA) or dose of each stack")
-    p.add_argument("--stem", choices=("haadf", "bf"), help="calibrate a STEM model from one atomic image")
+    add_arguments(p, CalibrateOptions)
     p.add_argument("-o", "--output", required=True, help="noise model JSON to write")
     p.add_argument("--plot", help="also save the fit plots to this PNG")
     p.set_defaults(handler=cmd_calibrate)
@@ -81,11 +72,12 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
 
 def add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="make synthetic noisy/clean/atom-map pairs")
-    p.add_argument("--kind", choices=("hrtem", "haadf", "bf"), default="hrtem")
-    p.add_argument("-n", type=positive_int, default=16, help="number of pairs")
-    p.add_argument("--size", type=positive_int, default=256, help="frame size in pixels")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--noise", help="noise model JSON (from calibrate); default: the papers' models")
+    p.add_argument("--kind", choices=("hrtem", "haadf", "bf"), default="hrtem",
+                   help="HRTEM phase contrast, STEM HAADF or STEM BF (default: hrtem)")
+    p.add_argument("-n", type=positive_int, default=16, help="number of pairs (default: 16)")
+    p.add_argument("--size", type=positive_int, default=256, help="frame edge in pixels (default: 256)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same data (default: 0)")
+    p.add_argument("--noise", help="noise model JSON (from calibrate) (default: the papers' models)")
     p.add_argument("--pixel-size", type=positive_float,
                    help="pixel size in nm (default 0.07 for hrtem, 0.02 for haadf/bf)")
     p.add_argument("-o", "--output", required=True, help="output folder")

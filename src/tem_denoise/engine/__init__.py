@@ -4,13 +4,17 @@ Importing this package does not import torch; running a model does.
 """
 
 from tem_denoise.engine.adapters import IdentityAdapter, PercentileAdapter, fit_adapter
-from tem_denoise.engine.denoiser import DenoiseCancelled, Denoiser, Progress, default_overlap, package_version
+from tem_denoise.engine.denoiser import (
+    Denoiser,
+    default_overlap,
+    package_version,
+)
 from tem_denoise.engine.device import available_devices, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows, reflect_index, window_indices
 from tem_denoise.engine.tiling import TileGrid, iter_tiled, tile_starts
+from tem_denoise.progress import Progress
 
 __all__ = [
-    "DenoiseCancelled",
     "Denoiser",
     "IdentityAdapter",
     "PercentileAdapter",

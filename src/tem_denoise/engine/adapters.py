@@ -18,8 +18,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tem_denoise.arrays import as_float32
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel, estimate_level, local_mean, sigma_map
-from tem_denoise.sampling import factor_for, noise_gain, to_native, to_working, working_shape
+from tem_denoise.physics.noise_level import (
+    POISSON,
+    NoiseLevel,
+    estimate_level,
+    local_mean,
+    sigma_map,
+)
+from tem_denoise.sampling import (
+    factor_for,
+    noise_gain,
+    to_native,
+    to_working,
+    working_shape,
+)
 
 SAMPLE_FRAMES = 16
 SAMPLE_PIXELS = 1 << 21
@@ -210,7 +222,9 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
     (:func:`~tem_denoise.engine.counting.looks_like_counts`), else estimated
     (:func:`~tem_denoise.physics.noise_level.estimate_level`).
     """
-    from tem_denoise.engine.counting import looks_like_counts  # counting imports this module
+    from tem_denoise.engine.counting import (
+        looks_like_counts,  # counting imports this module
+    )
 
     frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
     if level is None:

@@ -9,9 +9,10 @@ progress with an ETA and can be cancelled between batches. On a GPU it uses
 autocast (bf16 where supported, else fp16) and, when memory runs out, halves the
 batch and then the tile and retries the chunk.
 
-Model protocol: a model maps ``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``.
-A model may split itself into a local part and a whole-frame part by defining
-``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
+Model protocol (:mod:`tem_denoise.models.protocol`): a model maps
+``(B, temporal_window, h, w)`` to ``(B, 1, h, w)``. A model may split itself
+into a local part and a whole-frame part (:class:`~tem_denoise.models.protocol.SplitModel`)
+by defining ``local_forward`` (run on tiles), ``frame_filter`` (run once per whole frame on
 the blended result), ``receptive_radius`` (pixels of context the local part
 needs) and ``padding_mode`` (its border rule, a ``torch.nn.functional.pad``
 mode): then tiling is exact, the frame gets a border in that mode before it is
@@ -24,11 +25,9 @@ it, so they pool on the same grid as the whole frame.
 from __future__ import annotations
 
 import importlib.metadata
-import threading
 import time
 import warnings
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,10 +38,11 @@ from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
-from tem_denoise.models.card import ModelCard
 from tem_denoise.memory import require, require_frame
-from tem_denoise.models.registry import get_card, load_model
-from tem_denoise.progress import run_to_end
+from tem_denoise.models.card import ModelCard
+from tem_denoise.models.protocol import AlignedModel, SplitModel
+from tem_denoise.models.registry import capabilities, get_card, load_model
+from tem_denoise.progress import Progress, run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
@@ -75,34 +75,6 @@ def checked_sampling(card: ModelCard, pixel_size_nm: float | None) -> float:
             f"{pixel_size_nm * 1000:.1f} pm/px. Bin or crop it into that range, or choose another model."
         )
     return pixel_size_nm
-
-
-class DenoiseCancelled(RuntimeError):
-    """Raised by :meth:`Denoiser.iter_denoise` when :meth:`Denoiser.cancel` was called."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress report.
-
-    Attributes
-    ----------
-    done, total : int
-        Tiles processed and to process (``total`` may grow after an out-of-memory retry).
-    frames_done, n_frames : int
-        Frames finished and in the stack.
-    message : str
-        Human-readable status.
-    eta_s : float or None
-        Estimated seconds left (None before the first batch has finished).
-    """
-
-    done: int
-    total: int
-    frames_done: int
-    n_frames: int
-    message: str
-    eta_s: float | None = None
 
 
 def package_version() -> str:
@@ -213,7 +185,6 @@ class Denoiser:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.eta_s: float | None = None
-        self._cancel = threading.Event()
         self._last_run: dict[str, Any] = {}
         self._alphas: list[float] = []
 
@@ -244,13 +215,13 @@ class Denoiser:
     def _setup_tiling(self, tile: int | None, overlap: int | None) -> None:
         """Tile size, overlap and the model's tiling protocol (see the module notes)."""
         model = self.model
-        local = hasattr(model, "frame_filter")
+        local = isinstance(model, SplitModel)
         self._tile_fn = model.local_forward if local else model
         self._frame_fn = model.frame_filter if local else None
-        self._radius = getattr(model, "receptive_radius", None) if local else None
+        self._radius = model.receptive_radius if local else None
         self._flexible = local
-        self._padding_mode = getattr(model, "padding_mode", "reflect")
-        self._align = int(getattr(model, "alignment", 1))
+        self._padding_mode = model.padding_mode if local else "reflect"
+        self._align = int(model.alignment) if isinstance(model, AlignedModel) else 1
         if tile is None:
             tile = self.card.tile_size
             if tile is None and local and self.device.type == "cpu":
@@ -264,9 +235,7 @@ class Denoiser:
 
     @staticmethod
     def _card_is_torch(card: ModelCard) -> bool:
-        from tem_denoise.models.registry import family_of
-
-        return family_of(card).backend == "torch"
+        return capabilities(card).backend == "torch"
 
     def _resolve_precision(self, precision: str):
         import torch
@@ -282,10 +251,6 @@ class Denoiser:
             precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "fp32"
         dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
         return precision, dtype
-
-    def cancel(self) -> None:
-        """Ask a running :meth:`iter_denoise` to stop before its next batch (thread-safe)."""
-        self._cancel.set()
 
     def _run(self, tiles):
         """Model on a batch ``(b, window, h, w)`` -> ``(b, h, w)`` float32, same device."""
@@ -376,13 +341,10 @@ class Denoiser:
 
         Raises
         ------
-        DenoiseCancelled
-            After :meth:`cancel`, before the next batch.
         ValueError
             For bad input (shape, dtype, too few frames for a temporal model, NaN or
             Inf pixels).
         """
-        self._cancel.clear()
         frames, is_2d = _as_stack(stack)
         n, height, width = frames.shape
         window = self.card.temporal_window
@@ -412,7 +374,6 @@ class Denoiser:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
             done_before = done
             try:
-                self._check_cancel(i0, n)
                 windows = read_windows(frames, i0, i1, window)
                 chunk = adapter.forward(windows)
                 steps = self._iter_chunk(chunk, grid, context, batch)
@@ -423,11 +384,10 @@ class Denoiser:
                         y = stop.value
                         break
                     self.eta_s = (time.perf_counter() - start) / done * (total - done)
-                    yield Progress(done, total, i0, n, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
-                                   f"tile {done} of {total}", self.eta_s)
-                    self._check_cancel(i0, n)
+                    yield Progress(done, total, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
+                                   f"tile {done} of {total}", self.eta_s, frames_done=i0)
             except (RuntimeError, MemoryError) as err:
-                if isinstance(err, DenoiseCancelled) or not _is_out_of_memory(err):
+                if not _is_out_of_memory(err):
                     raise
                 self._free_memory()
                 tile, batch = self._smaller(grid, tile, batch)
@@ -435,8 +395,8 @@ class Denoiser:
                 grid, context = self._plan(work_h, work_w, tile, overlap)
                 done = done_before
                 total = done + (n - i0) * grid.n_tiles
-                yield Progress(done, total, i0, n, f"out of memory: retrying with {tile}-pixel tiles, "
-                               f"{batch} per batch", self.eta_s)
+                yield Progress(done, total, f"out of memory: retrying with {tile}-pixel tiles, "
+                               f"{batch} per batch", self.eta_s, frames_done=i0)
                 continue
             if invert:
                 y = self._restored(adapter, windows[:, -1], adapter.inverse(y))
@@ -451,12 +411,28 @@ class Denoiser:
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
             **self._discrepancy_record(),
         }
-        yield Progress(total, total, n, n, f"{self.card.name}: done, {n} frame(s)", 0.0)
+        yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
 
-    def _check_cancel(self, frames_done: int, n: int) -> None:
-        if self._cancel.is_set():
-            raise DenoiseCancelled(f"denoising cancelled after {frames_done} of {n} frames")
+    def iter_preview(self, stack, index: int | None = None, pixel_size_nm: float | None = None,
+                     noise=None) -> Generator[Progress, None, np.ndarray]:
+        """Denoise one frame as the whole stack would be; yields :class:`Progress`, returns ``(y, x)``.
+
+        The adapter is fitted to the whole ``stack`` (pixel size and noise level as in
+        :meth:`fit_adapter`), not to the few frames read, and a temporal model reads frame
+        ``index`` with its neighbours (the window cut at the stack's ends). A ``(y, x)`` frame is
+        denoised whole (``index`` is then not used).
+        """
+        if np.ndim(stack) == 2:
+            return (yield from self.iter_denoise(stack, pixel_size_nm=pixel_size_nm, noise=noise))
+        n = stack.shape[0]
+        if index is None or not 0 <= index < n:
+            raise ValueError(f"the frame to preview must be in 0..{n - 1}; got {index}")
+        adapter = self.fit_adapter(stack, pixel_size_nm, noise)
+        half = self.card.temporal_window // 2
+        lo, hi = max(0, index - half), min(n, index + half + 1)
+        output = yield from self.iter_denoise(np.asarray(stack[lo:hi], dtype=np.float32), adapter=adapter)
+        return output[index - lo]
 
     def _plan(self, height: int, width: int, tile: int, overlap: int) -> tuple[TileGrid, int]:
         """Tile plan and context border for frames of one size.

@@ -15,10 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tem_denoise.engine.training import SelfSupervisedConfig, TrainProgress, TrainResult, iter_train_self_supervised
+from tem_denoise.engine.training import (
+    SelfSupervisedConfig,
+    TrainResult,
+    iter_train_self_supervised,
+)
 from tem_denoise.models.card import ModelCard, write_card
-from tem_denoise.models.registry import available_models, build_model, default_user_dir, load_model
+from tem_denoise.models.registry import (
+    available_models,
+    build_model,
+    capabilities,
+    default_user_dir,
+    load_model,
+)
 from tem_denoise.models.weights import save_weights
+from tem_denoise.progress import Progress
 
 
 @dataclass
@@ -32,7 +43,7 @@ class FineTuned:
 
 def blind_spot_models() -> list[ModelCard]:
     """Cards of the models that can be fine-tuned without clean data (blind-spot family)."""
-    return [card for card in available_models().values() if card.family == "blindspot"]
+    return [card for card in available_models().values() if capabilities(card).self_supervised]
 
 
 def safe_model_name(text: str) -> str:
@@ -69,15 +80,15 @@ def with_lowpass_period(card: ModelCard, period_px: float) -> ModelCard:
 
 def iter_finetune(base: ModelCard, stack: np.ndarray, name: str, config: SelfSupervisedConfig,
                   folder: str | Path | None = None, source: str = "", modality: str | None = None,
-                  lowpass_period_px: float | None = None) -> Generator[TrainProgress, None, FineTuned]:
+                  lowpass_period_px: float | None = None) -> Generator[Progress, None, FineTuned]:
     """Train a copy of ``base`` (a blind-spot card) on ``stack`` and save it as user model ``name``.
 
-    Yields one :class:`TrainProgress` per step; a cancelled run (generator closed) saves
+    Yields one :class:`Progress` per step; a cancelled run (generator closed) saves
     nothing. ``folder`` defaults to :func:`~tem_denoise.models.registry.default_user_dir`.
     ``lowpass_period_px`` sets the new model's low-pass (see :func:`with_lowpass_period`;
     None keeps the base model's). Training itself never uses the low-pass.
     """
-    if base.family != "blindspot":
+    if not capabilities(base).self_supervised:
         raise ValueError(f"'{base.name}' is a supervised model; fine-tuning on a stack needs a blind-spot "
                          "model (wcid/wcvd), which learns from noisy frames alone")
     if lowpass_period_px is not None:

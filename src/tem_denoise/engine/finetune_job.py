@@ -55,8 +55,10 @@ def read_input(path: str | Path, config):
     if path.suffix.lower() == ".npy":
         return np.load(path, allow_pickle=False), replace(config, source=config.source or path.name)
     stack = io.read(path)
+    calibration = stack.calibration
     return stack.data, replace(config, source=config.source or path.name,
-                               pixel_size_nm=config.pixel_size_nm or stack.pixel_size,
+                               pixel_size_nm=config.pixel_size_nm or (calibration.mean_pixel_size
+                                                                      if calibration.calibrated else None),
                                modality=config.modality or stack.modality)
 
 

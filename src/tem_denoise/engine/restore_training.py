@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tem_denoise.engine.adapters import RestoreAdapter, restore_scale
-from tem_denoise.engine.training import TrainProgress
 from tem_denoise.physics.formation import SPECS, restore_pair
 from tem_denoise.physics.noise_level import POISSON, estimate_level
+from tem_denoise.progress import Progress
 from tem_denoise.sampling import factor_for, working_shape
 
 
@@ -188,7 +188,7 @@ class RestoreResult:
 
 
 def iter_train_restore(model, config: RestoreConfig, start_step: int = 0, device: str = "cpu",
-                       workers: int = 0) -> Generator[TrainProgress, None, RestoreResult]:
+                       workers: int = 0) -> Generator[Progress, None, RestoreResult]:
     """Train ``model`` (a :class:`~tem_denoise.models.restore.RestoreUNet`) in place from
     ``start_step`` (to continue an earlier run) to ``config.steps`` or ``config.max_minutes``;
     one progress per step. ``workers`` data processes (see :func:`batch_stream`)."""
@@ -203,7 +203,7 @@ def iter_train_restore(model, config: RestoreConfig, start_step: int = 0, device
             if config.max_minutes is not None and elapsed > 60 * config.max_minutes:
                 break
             losses.append(trainer.step(batch, learning_rate(config, step, elapsed)))
-            yield TrainProgress(step + 1, config.steps, losses[-1],
-                                f"step {step + 1}/{config.steps}: loss {losses[-1]:.4g}")
+            yield Progress(step + 1, config.steps, f"step {step + 1}/{config.steps}: loss {losses[-1]:.4g}",
+                           loss=losses[-1])
     model.eval()
     return RestoreResult(start_step + len(losses), losses, time.time() - start, asdict(config))

@@ -35,7 +35,7 @@ def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[in
         raise ValueError(f"tile {tile} px with overlap {overlap} px leaves no room to step by {align} px")
     count = math.ceil((length - tile) / step) + 1
     units = (length - tile) // align
-    return [align * int(round(u)) for u in np.linspace(0, units, count)]
+    return [align * round(u) for u in np.linspace(0, units, count)]
 
 
 def axis_weights(starts: list[int], tile: int, overlap: int) -> list[np.ndarray]:

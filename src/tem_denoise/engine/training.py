@@ -1,7 +1,7 @@
 """Training: supervised on synthetic pairs (SCGN, SFIN, U-Net) and self-supervised on any stack
 (blind-spot WCID/WCVD, seed 002).
 
-Both trainers are generators that yield a :class:`TrainProgress` per optimiser step and
+Both trainers are generators that yield a :class:`Progress` per optimiser step and
 return a :class:`TrainResult`, so a dock can show progress and cancel between steps; the
 model is trained in place. Supervised training follows the papers (L1 loss, Adam, lr 2e-4);
 self-supervised training is Noise2Self on the blind network output (mean squared error
@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-
 from tem_denoise.engine.adapters import fit_adapter
 from tem_denoise.engine.temporal import window_indices
+from tem_denoise.progress import Progress
 
 LOSSES = {"l1": "l1_loss", "mse": "mse_loss"}
 
@@ -123,16 +123,6 @@ class SelfSupervisedConfig:
 
 
 @dataclass
-class TrainProgress:
-    """One optimiser step: ``done`` of ``total`` steps, the loss and a message."""
-
-    done: int
-    total: int
-    loss: float
-    message: str
-
-
-@dataclass
 class TrainResult:
     """Loss history and what the run did, for the model card."""
 
@@ -189,7 +179,7 @@ def _out_of_budget(start: float, max_minutes: float | None) -> bool:
 
 
 def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config: SupervisedConfig,
-                          device: str = "cpu") -> Generator[TrainProgress, None, TrainResult]:
+                          device: str = "cpu") -> Generator[Progress, None, TrainResult]:
     """Train ``model`` in place with Adam and the configured loss (L1 or MSE) on ``(inputs, targets)``.
 
     The learning rate is constant or, with ``config.lr_min``, a cosine over the planned steps.
@@ -224,7 +214,7 @@ def iter_train_supervised(model, inputs: np.ndarray, targets: np.ndarray, config
         losses.append(loss.item())
         epoch = step // per_epoch + 1
         message = f"epoch {epoch}/{config.epochs}, {config.loss.upper()} {losses[-1]:.3f}"
-        yield TrainProgress(step + 1, total, losses[-1], message)
+        yield Progress(step + 1, total, message, loss=losses[-1])
         if _out_of_budget(start, config.max_minutes):
             break
     model.eval()
@@ -245,7 +235,7 @@ def _random_windows(stack: np.ndarray, window: int, crop: int, count: int, rng: 
 
 
 def iter_train_self_supervised(model, stack: np.ndarray, config: SelfSupervisedConfig,
-                               device: str = "cpu") -> Generator[TrainProgress, None, TrainResult]:
+                               device: str = "cpu") -> Generator[Progress, None, TrainResult]:
     """Fit a blind-spot net in place to one noisy ``(t, y, x)`` stack (or ``(y, x)`` frame).
 
     The loss is the mean squared error between the blind output and the centre frame:
@@ -273,7 +263,7 @@ def iter_train_self_supervised(model, stack: np.ndarray, config: SelfSupervisedC
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
-        yield TrainProgress(step + 1, config.steps, losses[-1], f"step {step + 1}/{config.steps}, MSE {losses[-1]:.4g}")
+        yield Progress(step + 1, config.steps, f"step {step + 1}/{config.steps}, MSE {losses[-1]:.4g}", loss=losses[-1])
         if _out_of_budget(start, config.max_minutes):
             break
     model.eval()

@@ -31,6 +31,7 @@ import numpy as np
 from tem_denoise.models.card import ModelCard, write_card
 from tem_denoise.models.registry import available_models, default_user_dir
 from tem_denoise.outputs import atomic_path, write_text
+from tem_denoise.progress import Progress
 
 MODES = ("blind-spot", "frame-pairs", "calibrated", "unpaired")
 CHECKPOINT_SECONDS = 60.0
@@ -131,39 +132,33 @@ class TuneConfig:
         return cls(**data)
 
 
-@dataclass
-class TuneStep:
-    """One optimiser step of a fine-tuning run.
+@dataclass(frozen=True)
+class TuneStep(Progress):
+    """One optimiser step of a fine-tuning run: the one :class:`~tem_denoise.progress.Progress`
+    record (``done`` of ``total`` steps, counting those of a resumed run; ``loss``; ``eta_s``, the
+    sooner of the step and time budgets; ``message``) with the validation figures.
 
     Attributes
     ----------
-    step, total : int
-        Steps done (with those of an earlier run that this one resumed) and planned.
-    loss : float
-        Training loss of this step.
     val_loss : float or None
         Validation loss measured at this step (None between validations).
     best_val : float
         Lowest validation loss so far (inf before the first).
     seconds : float
         Time spent on this run so far.
-    eta_s : float or None
-        Seconds left at the current pace (the step budget or the time budget, the sooner).
-    message : str
-        One line for a progress bar.
     extra : dict
         Mode-specific figures measured at validation (e.g. the unpaired mode's CSS).
     """
 
-    step: int
-    total: int
-    loss: float
-    val_loss: float | None
-    best_val: float
-    seconds: float
-    eta_s: float | None
-    message: str
+    val_loss: float | None = None
+    best_val: float = float("inf")
+    seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+    @property
+    def step(self) -> int:
+        """Steps done (``done``)."""
+        return self.done
 
 
 @dataclass
@@ -352,8 +347,9 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
                     preview = trainer.preview()
             eta = _eta(step + 1 - first, elapsed, config.steps - step - 1, config.max_minutes)
             shown = f", validation {val:.4g}" if val is not None else ""
-            yield TuneStep(step + 1, config.steps, loss, val, best, elapsed, eta,
-                           f"{config.mode} step {step + 1}/{config.steps}: loss {loss:.4g}{shown}", extra)
+            message = f"{config.mode} step {step + 1}/{config.steps}: loss {loss:.4g}{shown}"
+            yield TuneStep(step + 1, config.steps, message, eta, loss=loss, val_loss=val, best_val=best,
+                           seconds=elapsed, extra=extra)
             if time.time() - saved_at > CHECKPOINT_SECONDS:
                 checkpoint()
                 saved_at = time.time()

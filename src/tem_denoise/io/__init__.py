@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tem_denoise.io.calibration import Calibration
 from tem_denoise.io.formats import (
     EXTENSIONS,
     FORMATS,
@@ -30,6 +31,7 @@ from tem_denoise.io.tiff import read_provenance, write_tiff
 from tem_denoise.outputs import OutputError, atomic_path, refuse_inputs
 
 __all__ = [
+    "Calibration",
     "EXTENSIONS",
     "FORMATS",
     "MetadataWarning",
@@ -96,7 +98,7 @@ def _warn_non_finite(stack: Stack, path: Path, fmt: Format) -> None:
     """Warn when the image (or, for a stack, its first frame) holds NaN or Inf pixels."""
     try:
         first = stack.frame(0)
-    except Exception as exc:  # noqa: BLE001 - a frame that cannot be read is a ReadError
+    except Exception as exc:
         raise unreadable(path, fmt, exc) from exc
     count = int(np.count_nonzero(~np.isfinite(first)))
     if count:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tem_denoise.io.calibration import Calibration
+
 SPATIAL_LABELS = ("y", "x")
 STACK_LABELS = ("t", "y", "x")
 
@@ -106,16 +108,14 @@ class Stack:
         return self.data.shape[0] if self.is_stack else 1
 
     @property
-    def pixel_size(self) -> float | None:
-        """Pixel size along x in nm, or None when the image is not calibrated in nm."""
-        return float(self.scale[-1]) if self.units[-1] == "nm" else None
+    def calibration(self) -> Calibration:
+        """Pixel size (y, x) in nm, origin, and frame interval: see :class:`Calibration`."""
+        return Calibration.of_axes(self.scale, self.translate, self.units)
 
     @property
     def frame_interval(self) -> float | None:
         """Time between frames in seconds, or None (2D image or unknown)."""
-        if self.is_stack and self.units[0] == "s":
-            return float(self.scale[0])
-        return None
+        return self.calibration.frame_interval
 
     def frame(self, index: int = 0) -> np.ndarray:
         """One frame as a float32 numpy array (y, x); reads only that frame of a lazy stack."""

@@ -50,7 +50,7 @@ def _ome_pixel_size(tif: tifffile.TiffFile, path: Path) -> tuple[float, str] | N
         pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
         size = pixels.get("PhysicalSizeX")
         unit = pixels.get("PhysicalSizeXUnit", "µm")
-    except Exception as exc:  # noqa: BLE001 - damaged OME-XML is ignored, the pixels still open
+    except Exception as exc:
         _ignored(path, "the OME-XML metadata", exc)
         return None
     if size is None:
@@ -187,7 +187,7 @@ def _imagej_metadata(tif: tifffile.TiffFile, path: Path) -> dict:
     """The ImageJ description as a dict ({} when absent or unparseable, then warned)."""
     try:
         return tif.imagej_metadata or {}
-    except Exception as exc:  # noqa: BLE001 - a damaged description is ignored
+    except Exception as exc:
         _ignored(path, "the ImageJ description", exc)
         return {}
 
@@ -197,7 +197,7 @@ def _open_tiff(path: Path) -> tifffile.TiffFile:
     regular_file_size(path)
     try:
         return tifffile.TiffFile(path)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse becomes a clear ReadError
+    except Exception as exc:
         raise ReadError(f"Could not read '{path}' as a TIFF file ({type(exc).__name__}: {exc}); "
                         "it may be truncated, corrupt, or of another format.") from exc
 
@@ -259,8 +259,9 @@ def write_tiff(stack: Stack, path: str | Path, provenance: dict) -> Path:
         dtype = np.dtype(np.float32)
     metadata: dict[str, object] = {"axes": "TYX" if stack.is_stack else "YX"}
     resolution = None
-    if stack.pixel_size:
-        resolution = (1.0 / stack.scale[-1], 1.0 / stack.scale[-2])
+    size = stack.calibration.pixel_size
+    if size:
+        resolution = (1.0 / size[1], 1.0 / size[0])
         metadata["unit"] = "nm"
     if stack.frame_interval:
         metadata["finterval"] = stack.frame_interval

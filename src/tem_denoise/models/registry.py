@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tem_denoise.models.card import CardError, ModelCard, read_card
+from tem_denoise.models.protocol import Capabilities
 from tem_denoise.models.weights import WeightsError, load_into
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
@@ -41,12 +42,15 @@ class Family:
         ``"torch"`` (an ``nn.Module``, needs weights) or ``"numpy"`` (classical).
     paper : str
         Source of the method.
+    self_supervised : bool
+        Its models learn from noisy frames alone and can be fine-tuned on a user's stack.
     """
 
     name: str
     target: str
     backend: str
     paper: str
+    self_supervised: bool = False
 
     def constructor(self):
         """Import and return the family's class."""
@@ -59,7 +63,8 @@ FAMILIES: dict[str, Family] = {
     for family in (
         Family("scgn", "tem_denoise.models.scgn:SCGN", "torch", "seed 000 (SCGN, HRTEM)"),
         Family("sfin", "tem_denoise.models.sfin:SFIN", "torch", "seed 001 (SFIN, STEM)"),
-        Family("blindspot", "tem_denoise.models.blindspot:BlindSpotNet", "torch", "seed 002 (WCID/WCVD)"),
+        Family("blindspot", "tem_denoise.models.blindspot:BlindSpotNet", "torch", "seed 002 (WCID/WCVD)",
+               self_supervised=True),
         Family("unet", "tem_denoise.models.unet:UNet", "torch", "seed 003 (U-Net) / AtomSegNet"),
         Family("restore", "tem_denoise.models.restore:RestoreUNet", "torch",
                "residual U-Net with a noise-level input (restoration at a working sampling)"),
@@ -92,6 +97,13 @@ def family_of(card: ModelCard) -> Family:
         raise CardError(
             f"model card {card.name!r} names unknown family {card.family!r}; known: {sorted(FAMILIES)}"
         ) from None
+
+
+def capabilities(card: ModelCard) -> Capabilities:
+    """What the model of ``card`` can do (see :class:`~tem_denoise.models.protocol.Capabilities`)."""
+    family = family_of(card)
+    return Capabilities(self_supervised=family.self_supervised, temporal_window=card.temporal_window,
+                        output_kind=card.output_kind, backend=family.backend)
 
 
 def discover_models(directory: str | Path, source: str = "user") -> list[ModelCard]:

@@ -15,8 +15,10 @@ from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, S
 
 from tem_denoise import physics
 from tem_denoise.figures import plot_fit_report
-from tem_denoise.widgets.glue import image_layer_choices
-from tem_denoise.widgets.layer_geometry import frame_index, origin_nm, pixel_size_nm, plane_calibration
+from tem_denoise.io import Calibration
+from tem_denoise.operations.calibrate import CalibrateOptions, iter_calibrate
+from tem_denoise.widgets.glue import image_layer_choices, layer_stack, plane_calibration
+from tem_denoise.widgets.layer_geometry import frame_index
 from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
 from tem_denoise.widgets.runner import JobRunner
 
@@ -86,22 +88,18 @@ class CalibrationWidget(Container):
         """Check the inputs now (errors shown at once) and return the calibration generator."""
         if self.mode.value == HRTEM:
             layers = list(self.stacks.value)
-            if not layers:
-                raise ValueError("select one or more vacuum stack layers (t, y, x)")
-            for layer in layers:
-                if layer.ndim != 3:
-                    raise ValueError(f"'{layer.name}' is a single image; vacuum calibration needs a stack of frames")
+            stacks = [layer_stack(layer) for layer in layers]
             currents = parse_currents(self.currents.value, len(layers))
-            self._source = layers[0]
-            return physics.iter_calibrate_hrtem_vacuum([layer.data for layer in layers], currents)
-        layer = self.image.value
-        if layer is None:
-            raise ValueError("choose an atomic-resolution STEM image layer")
-        self._source = layer
-        t = frame_index(self.viewer, layer)
-        frame = layer.data if t is None else layer.data[t]
-        mode = "bf" if self.mode.value == STEM_BF else "haadf"
-        return physics.iter_calibrate_stem(frame, mode=mode, value_range=None)
+            job = iter_calibrate(stacks, CalibrateOptions(), currents=currents)
+        else:
+            layer = self.image.value
+            if layer is None:
+                raise ValueError("choose an atomic-resolution STEM image layer")
+            layers = [layer]
+            options = CalibrateOptions(stem="bf" if self.mode.value == STEM_BF else "haadf")
+            job = iter_calibrate([layer_stack(layer)], options, frame=frame_index(self.viewer, layer) or 0)
+        self._source = layers[0] if layers else None
+        return job
 
     def _show_result(self, result: tuple[physics.NoiseModel, physics.FitReport]) -> None:
         self.model, self.report = result
@@ -153,17 +151,18 @@ class CalibrationWidget(Container):
         ]
 
     def _source_pixel_nm(self) -> float | None:
-        """Pixel size (nm) along x of the calibrated layer, or None when it is not in length units."""
-        sizes = pixel_size_nm(self._source) if self._source is not None else None
-        return sizes[-1] if sizes else None
+        """Mean pixel size (nm) of the calibrated layer, or None when it is not in length units."""
+        calibration = Calibration.of_layer(self._source) if self._source is not None else Calibration()
+        return calibration.mean_pixel_size if calibration.calibrated else None
 
     def _preview_calibration(self, pixel_nm: float) -> dict:
         """2D calibration in nm: the synthesis's pixel size, the source layer's origin and axis labels."""
         calibration = {"scale": (pixel_nm,) * 2, "units": ("nm", "nm"), "axis_labels": ("y", "x")}
         if self._source is not None:
             calibration["axis_labels"] = plane_calibration(self._source)["axis_labels"]
-            if pixel_size_nm(self._source):
-                calibration["translate"] = origin_nm(self._source)
+            source = Calibration.of_layer(self._source)
+            if source.calibrated:
+                calibration["translate"] = source.origin
         return calibration
 
 

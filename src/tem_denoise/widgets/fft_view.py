@@ -14,23 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
-
-from tem_denoise.analysis import (
-    LineProfile,
-    PowerSpectrum,
-    fft_line_profile,
-    find_bragg_peaks,
-    power_spectrum,
-    write_csv,
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    PushButton,
 )
-from tem_denoise.widgets.glue import derived_metadata, image_layer_choices
+
+from tem_denoise.analysis import LineProfile, PowerSpectrum, fft_line_profile, write_csv
+from tem_denoise.io import Calibration
+from tem_denoise.operations.spectrum import SpectrumOptions, spectrum_of
+from tem_denoise.widgets.forms import OptionsForm
+from tem_denoise.widgets.glue import derived_metadata, image_layer_choices, layer_named, show_layer
 from tem_denoise.widgets.layer_geometry import (
     chosen_shape,
     current_frame,
     find_or_add_shapes,
     frame_index,
-    pixel_size_nm,
     shape_world_vertices,
     world_to_pixels,
 )
@@ -54,16 +56,7 @@ class FFTWidget(Container):
         self.region = ComboBox(label="region", choices=[("whole frame", "frame"), ("rectangle ROI", "roi")],
                                value="frame")
         self.roi_button = PushButton(text="Draw ROI rectangle")
-        self.window = ComboBox(label="window", choices=["hann", "tukey", "none"], value="hann")
-        self.threshold = FloatSpinBox(
-            label="Bragg threshold", value=20.0, min=1.0, max=1e6, step=1.0,
-            tooltip="peak power / median power of its ring; noise exceeds T with probability 2^-T per bin",
-        )
-        self.streak_bins = SpinBox(
-            label="skip |kx| ≤ (bins)", value=0, min=0, max=512,
-            tooltip="ignore peaks within this many frequency bins of kx = 0, where STEM scan-line "
-                    "noise puts a vertical streak of power (read its half-width off the spectrum); 0 = off",
-        )
+        self.form = OptionsForm(SpectrumOptions)
         self.follow = CheckBox(text="follow the frame slider", value=True)
         self.compute_button = PushButton(text="Compute spectrum")
         self.peaks_label = wrap_text(Label(value=""))
@@ -71,7 +64,7 @@ class FFTWidget(Container):
         self.line_button = PushButton(text="Line scan across spectrum", enabled=False)
         self.export_button = PushButton(text="Export peaks CSV…", enabled=False)
         super().__init__(widgets=[
-            self.layer, self.region, self.roi_button, self.window, self.threshold, self.streak_bins, self.follow,
+            self.layer, self.region, self.roi_button, *self.form.widgets.values(), self.follow,
             self.compute_button, self.peaks_label, self.line_width,
             Container(widgets=[self.line_button, self.export_button], layout="horizontal", labels=False),
         ])
@@ -112,8 +105,8 @@ class FFTWidget(Container):
             return None
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[ROI_NAME] if ROI_NAME in self.viewer.layers else None
-        index = chosen_shape(shapes, ("rectangle", "polygon")) if isinstance(shapes, Shapes) else None
+        shapes = layer_named(self.viewer, ROI_NAME, Shapes)
+        index = chosen_shape(shapes, ("rectangle", "polygon")) if shapes is not None else None
         if index is None:
             raise ValueError(f"draw a rectangle on the '{ROI_NAME}' layer (Draw ROI rectangle) first")
         corners = world_to_pixels(self.viewer, layer, shape_world_vertices(shapes, index))
@@ -125,15 +118,12 @@ class FFTWidget(Container):
     def compute(self) -> PowerSpectrum:
         """Compute the spectrum of the displayed frame (or ROI), show it and its Bragg peaks."""
         layer = self._image()
-        size = pixel_size_nm(layer)
-        window = None if self.window.value == "none" else self.window.value
-        spectrum = power_spectrum(current_frame(self.viewer, layer), pixel_size_nm=size,
-                                  roi=self.roi_px(layer), window=window)
-        self.spectrum, self._source = spectrum, layer
-        self.peaks = find_bragg_peaks(spectrum, threshold=float(self.threshold.value),
-                                      exclude_kx0_bins=int(self.streak_bins.value))
+        result = spectrum_of(current_frame(self.viewer, layer), Calibration.of_layer(layer), self.form.options(),
+                             roi=self.roi_px(layer))
+        spectrum = result.spectrum
+        self.spectrum, self.peaks, self._source = spectrum, result.peaks, layer
         self._show_spectrum(layer, spectrum)
-        self._show_peaks(layer, spectrum)
+        self._show_peaks(layer, result)
         self.line_button.enabled = self.export_button.enabled = True
         self.update_profile()
         return spectrum
@@ -145,38 +135,21 @@ class FFTWidget(Container):
 
     def _show_spectrum(self, layer: Any, spectrum: PowerSpectrum) -> None:
         image = spectrum.log_power()
-        calibration = self._calibration(spectrum)
         low, high = np.percentile(image, [50, 99.95])
         step = {"operation": "power spectrum", "frame": frame_index(self.viewer, layer),
                 "roi_px": self.roi_px(layer), "window": self.window.value, "display": "log10 power"}
-        reuse = (self.spectrum_layer is not None and self.spectrum_layer in self.viewer.layers
-                 and self.spectrum_layer.metadata.get("provenance", {}).get("derived_from") == layer.name)
-        if reuse:
-            target = self.spectrum_layer
-            target.data = image
-            for key, value in calibration.items():
-                setattr(target, key, value)
-            target.contrast_limits = (float(low), float(high))
-            target.metadata = derived_metadata(layer, step)
-            return
-        self.spectrum_layer = self.viewer.add_image(
-            image, name=f"{layer.name} FFT", colormap="inferno", contrast_limits=(float(low), float(high)),
-            metadata=derived_metadata(layer, step), **calibration,
+        self.spectrum_layer = show_layer(
+            self.viewer, f"{layer.name} FFT", image, colormap="inferno", contrast_limits=(float(low), float(high)),
+            metadata=derived_metadata(layer, step), **self._calibration(spectrum),
+            reuse=lambda target: target.metadata.get("provenance", {}).get("derived_from") == layer.name,
         )
 
-    def _show_peaks(self, layer: Any, spectrum: PowerSpectrum) -> None:
-        peaks = self.peaks
-        data = np.stack([peaks["y_px"], peaks["x_px"]], axis=1)
-        size = max(3.0, min(spectrum.data.shape) / 40)
-        self.peaks_label.value = describe_peaks(peaks, spectrum.unit)
-        if self.peaks_layer is not None and self.peaks_layer in self.viewer.layers:
-            self.peaks_layer.data = data
-            self.peaks_layer.features = peaks
-            for key, value in self._calibration(spectrum).items():
-                setattr(self.peaks_layer, key, value)
-            return
-        self.peaks_layer = self.viewer.add_points(
-            data, name=f"{layer.name} Bragg peaks", features=peaks, size=size, face_color="transparent",
+    def _show_peaks(self, layer: Any, result: Any) -> None:
+        peaks, spectrum = result.peaks, result.spectrum
+        self.peaks_label.value = result.describe()
+        self.peaks_layer = show_layer(
+            self.viewer, f"{layer.name} Bragg peaks", np.stack([peaks["y_px"], peaks["x_px"]], axis=1), "points",
+            features=peaks, size=max(3.0, min(spectrum.data.shape) / 40), face_color="transparent",
             border_color="#00e5ff", border_width=0.12, **self._calibration(spectrum),
         )
 
@@ -217,8 +190,8 @@ class FFTWidget(Container):
         """Profile the log power along the line of the spectrum's line layer and plot it."""
         from napari.layers import Shapes
 
-        shapes = self.viewer.layers[LINE_NAME] if LINE_NAME in self.viewer.layers else None
-        if self.spectrum is None or not isinstance(shapes, Shapes) or self.spectrum_layer not in self.viewer.layers:
+        shapes = layer_named(self.viewer, LINE_NAME, Shapes)
+        if self.spectrum is None or shapes is None or self.spectrum_layer not in self.viewer.layers:
             return
         index = chosen_shape(shapes, ("line",))
         if index is None:
@@ -250,24 +223,3 @@ class FFTWidget(Container):
         if path:
             self.export_peaks(path)
 
-
-def describe_peaks(peaks: dict, unit: str) -> str:
-    """One line per distinct d-spacing (Friedel pairs and symmetric peaks grouped to 1 %)."""
-    if len(peaks["k"]) == 0:
-        return "No Bragg peaks above the threshold."
-    length = "nm" if unit == "1/nm" else "px"
-    order = np.argsort(peaks["d_spacing"])[::-1]
-    groups: list[list[int]] = []
-    for i in order:
-        if groups and abs(peaks["d_spacing"][i] / peaks["d_spacing"][groups[-1][0]] - 1) < 0.01:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    lines = [f"{len(peaks['k'])} Bragg peaks:"]
-    for group in groups[:6]:
-        d = float(np.mean(peaks["d_spacing"][group]))
-        k = float(np.mean(peaks["k"][group]))
-        lines.append(f"  d = {d:.4g} {length} (|k| = {k:.4g} {unit}) ×{len(group)}")
-    if len(groups) > 6:
-        lines.append(f"  … {len(groups) - 6} more spacings")
-    return "\n".join(lines)

@@ -11,11 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, LineEdit, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, Label, LineEdit
 
-from tem_denoise.engine.finetune import blind_spot_models, iter_finetune, lowpass_period
-from tem_denoise.engine.training import SelfSupervisedConfig
-from tem_denoise.widgets.glue import add_derived_image, image_layer_choices
+from tem_denoise.engine.finetune import blind_spot_models, lowpass_period
+from tem_denoise.operations.denoise import DenoiseOptions, iter_denoise
+from tem_denoise.operations.finetune import FinetuneOptions, iter_finetune
+from tem_denoise.widgets.forms import OptionsForm
+from tem_denoise.widgets.glue import (
+    add_result_image,
+    image_layer_choices,
+    layer_stack,
+    preferred_device,
+)
 from tem_denoise.widgets.plot_canvas import PlotCanvas, wrap_text
 from tem_denoise.widgets.runner import JobRunner, carrying
 
@@ -24,26 +31,22 @@ if TYPE_CHECKING:
 
 
 class FineTuneWidget(Container):
-    """Dock widget wrapping :func:`tem_denoise.engine.finetune.iter_finetune`."""
+    """Dock widget wrapping :func:`tem_denoise.operations.finetune.iter_finetune`."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
         self.layer = ComboBox(label="noisy stack", choices=image_layer_choices(viewer))
-        self.base = ComboBox(label="start from", choices=[(c.summary(), c) for c in blind_spot_models()])
+        self.form = OptionsForm(FinetuneOptions, overrides={
+            "base": ComboBox(label="start from", choices=[(c.summary(), c) for c in blind_spot_models()])})
         self.model_name = LineEdit(label="save as", value="")
-        self.steps = SpinBox(label="steps", value=300, min=10, max=100_000, step=50)
-        self.crop = SpinBox(label="crop (px)", value=128, min=16, max=1024, step=16)
-        self.lowpass = FloatSpinBox(
-            label="low-pass period (px)", value=3.0, min=0.0, max=64.0, step=0.5,
-            tooltip="The output is low-passed in Fourier space (seed 002): periods shorter than this many "
-                    "pixels are removed. Keep it below the atom spacing in pixels; 0 turns it off.")
         self.apply = CheckBox(label="denoise the stack when done", value=True)
         self.runner = JobRunner("Fine-tune")
         self.denoise_runner = JobRunner("Denoise with the fine-tuned model")
-        self.result = Label(value="")
-        wrap_text(self.result)
-        super().__init__(widgets=[self.layer, self.base, self.model_name, self.steps, self.crop, self.lowpass,
-                                  self.apply, self.runner, self.result, self.denoise_runner])
+        self.result = wrap_text(Label(value=""))
+        form = self.form.widgets
+        super().__init__(widgets=[self.layer, form["base"], self.model_name, form["steps"], form["crop"],
+                                  form["lowpass_period"], self.apply, self.runner, self.result,
+                                  self.denoise_runner])
         self.plot = PlotCanvas(self, figsize=(4.5, 2.6), min_height=200)
         self.runner.bind(self._job, self._done)
         self.denoise_runner.bind(self._denoise_job, self._denoised)
@@ -57,7 +60,7 @@ class FineTuneWidget(Container):
 
     def _show_lowpass(self) -> None:
         if self.base.value is not None:
-            self.lowpass.value = lowpass_period(self.base.value)
+            self.lowpass_period.value = lowpass_period(self.base.value)
 
     def _suggest_name(self) -> None:
         layer, base = self.layer.value, self.base.value
@@ -67,11 +70,10 @@ class FineTuneWidget(Container):
     def _job(self):
         layer, base = self.layer.value, self.base.value
         if layer is None or base is None:
-            raise ValueError("pick a noisy stack and a blind-spot model to start from")
-        config = SelfSupervisedConfig(steps=self.steps.value, crop=self.crop.value)
-        steps = iter_finetune(base, layer.data, self.model_name.value, config,
-                              source=f"layer '{layer.name}'", modality=layer.metadata.get("modality"),
-                              lowpass_period_px=self.lowpass.value)
+            raise ValueError("pick a noisy stack and a self-supervised model to start from")
+        options = self.form.options(base=base.name)
+        steps = iter_finetune(layer_stack(layer), self.model_name.value, options, base=base,
+                              source=f"layer '{layer.name}'")
         return carrying(layer, steps)
 
     def _done(self, result: tuple) -> None:
@@ -93,10 +95,10 @@ class FineTuneWidget(Container):
         from tem_denoise.engine import Denoiser
 
         source, tuned = self._last
-        denoiser = Denoiser(tuned.model, device="cpu", card=tuned.card)
-        return carrying((source, denoiser), denoiser.iter_denoise(source.data))
+        denoiser = Denoiser(tuned.model, device=preferred_device(), card=tuned.card)
+        job = iter_denoise(layer_stack(source), DenoiseOptions(model=tuned.card.name), denoiser=denoiser)
+        return carrying(source, job)
 
     def _denoised(self, result: tuple) -> None:
-        (source, denoiser), output = result
-        add_derived_image(self.viewer, source, output, f"{source.name} (denoised: {denoiser.card.name})",
-                          denoiser.provenance())
+        source, denoised = result
+        add_result_image(self.viewer, source, denoised)

@@ -1,7 +1,8 @@
-"""Where a dock's measurement sits: pixel sizes in nm, the displayed frame, helper layers.
+"""Where a dock's measurement sits in the viewer: the displayed frame, world <-> pixel, helper layers.
 
-The analysis functions work in pixels of one (y, x) frame; these helpers translate between
-that and the viewer (world coordinates, the frame slider, layer scale and units).
+The operations work in pixels of one (y, x) frame with the layer's
+:class:`~tem_denoise.io.Calibration`; these helpers translate between that and the viewer
+(world coordinates, the frame slider, shapes drawn on helper layers).
 """
 
 from __future__ import annotations
@@ -10,35 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tem_denoise.widgets.glue import calibration_of, image_layer_choices
-
-
-def stack_choices(viewer: Any):
-    """A magicgui ``choices`` callable listing the viewer's (t, y, x) Image layers."""
-    images = image_layer_choices(viewer)
-
-    def choices(_widget: Any = None) -> list[tuple[str, Any]]:
-        return [(name, layer) for name, layer in images() if layer.ndim == 3]
-
-    return choices
-
-
-def pixel_size_nm(layer: Any) -> tuple[float, float] | None:
-    """Pixel size (y, x) of an image layer in nm, or None when its axes are not lengths."""
-    sizes = []
-    for scale, unit in zip(layer.scale[-2:], layer.units[-2:], strict=True):
-        if not hasattr(unit, "is_compatible_with") or not unit.is_compatible_with("nm"):
-            return None
-        sizes.append(float((scale * unit).to("nm").magnitude))
-    return sizes[0], sizes[1]
-
-
-def origin_nm(layer: Any) -> tuple[float, float]:
-    """World position (y, x) in nm of pixel (0, 0) of a calibrated layer."""
-    values = []
-    for offset, unit in zip(layer.translate[-2:], layer.units[-2:], strict=True):
-        values.append(float((offset * unit).to("nm").magnitude))
-    return values[0], values[1]
+from tem_denoise.widgets.glue import layer_named, plane_calibration
 
 
 def frame_index(viewer: Any, layer: Any) -> int | None:
@@ -72,11 +45,6 @@ def shape_world_vertices(shapes: Any, index: int) -> np.ndarray:
     return np.array([shapes.data_to_world(vertex) for vertex in vertices])[:, -2:]
 
 
-def plane_calibration(layer: Any) -> dict:
-    """The (y, x) part of a layer's scale, translate, units and axis labels."""
-    return {key: value[-2:] for key, value in calibration_of(layer).items()}
-
-
 def find_or_add_shapes(viewer: Any, name: str, like: Any) -> Any:
     """The Shapes layer called ``name``, added in the (y, x) calibration of ``like`` if absent.
 
@@ -84,8 +52,9 @@ def find_or_add_shapes(viewer: Any, name: str, like: Any) -> Any:
     """
     from napari.layers import Shapes
 
-    if name in viewer.layers and isinstance(viewer.layers[name], Shapes):
-        return viewer.layers[name]
+    existing = layer_named(viewer, name, Shapes)
+    if existing is not None:
+        return existing
     return viewer.add_shapes(
         ndim=2,
         name=name,

@@ -9,32 +9,42 @@ is dragged and the frame slider as it moves.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, PushButton, Select
+from magicgui.widgets import (
+    Container,
+    Label,
+    PushButton,
+    Select,
+)
 
 from tem_denoise.analysis import (
     LineProfile,
     ProfilePeaks,
-    line_profile,
-    michelson_contrast,
-    profile_peaks,
     write_csv,
     write_profiles_csv,
 )
-from tem_denoise.widgets.glue import image_layer_choices
+from tem_denoise.io import Calibration
+from tem_denoise.operations.profile import ProfileOptions, line_scan
+from tem_denoise.widgets.forms import OptionsForm
+from tem_denoise.widgets.glue import image_layer_choices, layer_named
 from tem_denoise.widgets.layer_geometry import (
     chosen_shape,
     current_frame,
     find_or_add_shapes,
     frame_index,
-    pixel_size_nm,
     shape_world_vertices,
     world_to_pixels,
 )
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_save_path, limit_rows, wrap_text
+from tem_denoise.widgets.plot_canvas import (
+    PlotCanvas,
+    ask_save_path,
+    limit_rows,
+    wrap_text,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -49,15 +59,13 @@ class LineScanWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
         self.layers = limit_rows(Select(label="layers", choices=image_layer_choices(viewer)))
-        self.line_width = FloatSpinBox(label="line width", value=1.0, min=0.01, max=10000.0, step=0.5,
-                                  tooltip="averaged perpendicular to the line (seed 002 uses 25 px)")
-        self.width_unit = ComboBox(label="width unit", choices=["px", "nm"], value="px")
+        self.form = OptionsForm(ProfileOptions)
         self.draw_button = PushButton(text="Draw line")
         self.results = wrap_text(Label(value="Choose layers, then draw a line."))
         self.csv_button = PushButton(text="Export CSV…", enabled=False)
         self.png_button = PushButton(text="Export PNG…", enabled=False)
         super().__init__(widgets=[
-            self.layers, self.line_width, self.width_unit, self.draw_button, self.results,
+            self.layers, *self.form.widgets.values(), self.draw_button, self.results,
             Container(widgets=[self.csv_button, self.png_button], layout="horizontal", labels=False),
         ])
         self.plot = PlotCanvas(self, figsize=(5, 3.4), min_height=260)
@@ -69,7 +77,7 @@ class LineScanWidget(Container):
         self.draw_button.changed.connect(self.start_drawing)
         self.csv_button.changed.connect(self._ask_csv)
         self.png_button.changed.connect(self._ask_png)
-        for control in (self.layers, self.line_width, self.width_unit):
+        for control in (self.layers, *self.form.widgets.values()):
             control.changed.connect(self.update_profiles)
         viewer.dims.events.current_step.connect(self.update_profiles)
         viewer.layers.events.inserted.connect(self._watch_shapes)
@@ -80,9 +88,7 @@ class LineScanWidget(Container):
         """The Shapes layer holding the line, or None."""
         from napari.layers import Shapes
 
-        if SHAPES_NAME in self.viewer.layers and isinstance(self.viewer.layers[SHAPES_NAME], Shapes):
-            return self.viewer.layers[SHAPES_NAME]
-        return None
+        return layer_named(self.viewer, SHAPES_NAME, Shapes)
 
     def _watch_shapes(self, _event: Any = None) -> None:
         shapes = self.shapes_layer()
@@ -119,14 +125,6 @@ class LineScanWidget(Container):
         return [layer for layer in self.layers.value if layer in self.viewer.layers]
 
     # -- profiles -------------------------------------------------------------------------
-    def _width_px(self, layer: Any) -> float:
-        if self.width_unit.value == "px":
-            return max(1.0, float(self.line_width.value))
-        size = pixel_size_nm(layer)
-        if size is None:
-            raise ValueError(f"'{layer.name}' has no nm calibration; give the width in px")
-        return max(1.0, float(self.line_width.value) / float(np.mean(size)))
-
     def update_profiles(self, _event: Any = None) -> None:
         """Recompute every chosen layer's profile along the line on the displayed frame.
 
@@ -141,18 +139,20 @@ class LineScanWidget(Container):
             return
         key = (line.tobytes(), tuple((id(layer), frame_index(self.viewer, layer)) for layer in layers),
                float(self.line_width.value), self.width_unit.value)
+        options = self.form.options()
         if key == self._last_key:
             return
         self._last_key = key
         profiles, peaks, contrast, problems = {}, {}, {}, []
         for layer in layers:
             try:
+                calibration = Calibration.of_layer(layer)
                 start, end = world_to_pixels(self.viewer, layer, line)
-                profile = line_profile(current_frame(self.viewer, layer), start, end,
-                                       width_px=self._width_px(layer), pixel_size_nm=pixel_size_nm(layer))
-                profiles[layer.name] = profile
-                peaks[layer.name] = profile_peaks(profile)
-                contrast[layer.name] = michelson_contrast(profile.values)
+                width_px = calibration.to_px(options.line_width, options.width_unit)
+                scan = line_scan(current_frame(self.viewer, layer), calibration, start, end,
+                                 replace(options, line_width=width_px, width_unit="px"))
+                profiles[layer.name], peaks[layer.name] = scan.profile, scan.peaks
+                contrast[layer.name] = scan.contrast
             except ValueError as exc:
                 problems.append(f"{layer.name}: {exc}")
         self.profiles, self.peaks, self.contrast = profiles, peaks, contrast

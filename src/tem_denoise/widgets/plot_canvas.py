@@ -9,7 +9,10 @@ from tem_denoise.outputs import atomic_path
 
 
 class PlotCanvas:
-    """A matplotlib Figure drawn on a Qt canvas appended to a magicgui Container's layout."""
+    """A matplotlib Figure drawn on a Qt canvas appended to a magicgui Container's layout.
+
+    The canvas stays hidden until the first plot, so no empty axes show before a first run.
+    """
 
     def __init__(self, container: Any, figsize: tuple[float, float] = (5, 3.2), min_height: int = 240) -> None:
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -18,10 +21,17 @@ class PlotCanvas:
         self.figure = Figure(figsize=figsize, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(min_height)
+        self.canvas.setVisible(False)
         container.native.layout().addWidget(self.canvas)
 
+    @property
+    def shown(self) -> bool:
+        """True once something was plotted."""
+        return not self.canvas.isHidden()
+
     def axes(self, rows: int = 1) -> list:
-        """Clear the figure and return ``rows`` stacked axes."""
+        """Clear the figure and return ``rows`` stacked axes (showing the canvas)."""
+        self.canvas.setVisible(True)
         self.figure.clear()
         return [self.figure.add_subplot(rows, 1, row + 1) for row in range(rows)]
 

@@ -1,7 +1,7 @@
 """Run a long operation from a dock: Run turns into Cancel, a progress bar follows, the GUI stays live.
 
-Operations are generators that yield progress records (anything with ``done`` and ``total``
-and a ``message`` or ``stage`` text) and return their result. :class:`JobRunner` runs one
+Operations are generators that yield :class:`~tem_denoise.progress.Progress` records and
+return their result. :class:`JobRunner` runs one
 in napari's ``thread_worker``; cancelling sets the worker's quit flag, which the generator
 honours at its next ``yield``, so nothing half-made reaches the viewer.
 """
@@ -79,9 +79,8 @@ class JobRunner(Container):
     def _on_progress(self, step: Any) -> None:
         self.progress.max = max(int(step.total), 1)
         self.progress.value = min(int(step.done), self.progress.max)
-        text = getattr(step, "message", None) or getattr(step, "stage", "")
-        eta = getattr(step, "eta_s", None)
-        self._set_status(f"{text} (about {eta:.0f} s left)" if eta else text)
+        eta = step.eta_s
+        self._set_status(f"{step.message} (about {eta:.0f} s left)" if eta else step.message)
 
     def _returned(self, result: Any) -> None:
         if self._on_result is not None:
