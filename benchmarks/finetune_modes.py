@@ -32,6 +32,7 @@ from tem_denoise.analysis.metrics import psnr
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune_modes import iter_finetune_mode
 from tem_denoise.engine.noise_diagnosis import diagnose_noise
+from tem_denoise.engine.tune_frame_pairs import TARGET_OFFSET, movie_drift
 from tem_denoise.engine.tuning import TuneConfig
 from tem_denoise.physics import HRTEMNoise
 from tem_denoise.physics.formation import SPECS, restore_pair
@@ -44,8 +45,9 @@ PIXEL_NM = 0.03
 PSF_PX = 0.7
 
 
-def drifting_movie(frames: int, size: int, dose: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Noisy and clean ``(frames, size, size)`` movies of one formation-made HRTEM specimen."""
+def drifting_movie(frames: int, size: int, dose: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy and clean ``(frames, size, size)`` movies of one formation-made HRTEM specimen and the
+    ``(frames, 2)`` shifts (px) that register each frame onto frame 0."""
     rng = np.random.default_rng(seed)
     margin = 24
     big = restore_pair(SPECS["HRTEM"], (size + 2 * margin, size + 2 * margin), rng, pixel_nm=PIXEL_NM, dose=100.0)
@@ -58,7 +60,13 @@ def drifting_movie(frames: int, size: int, dose: float, seed: int) -> tuple[np.n
         electrons = rng.poisson(expected).astype(np.float64)
         noisy.append(ndimage.gaussian_filter(electrons, PSF_PX, mode="nearest"))
         clean.append(ndimage.gaussian_filter(expected, PSF_PX, mode="nearest"))
-    return np.array(noisy, np.float32), np.array(clean, np.float32)
+    return np.array(noisy, np.float32), np.array(clean, np.float32), shifts[0] - shifts
+
+
+def pair_registration_error(estimated: np.ndarray, true: np.ndarray, offset: int) -> float:
+    """RMS error (px) of the relative shift of frames ``offset`` apart (what a pair target needs)."""
+    error = (estimated[offset:] - estimated[:-offset]) - (true[offset:] - true[:-offset])
+    return float(np.sqrt(np.mean(np.sum(error**2, axis=1))))
 
 
 def mean_psnr(clean: np.ndarray, test: np.ndarray) -> float:
@@ -67,8 +75,8 @@ def mean_psnr(clean: np.ndarray, test: np.ndarray) -> float:
 
 def best_gaussian_3d(noisy: np.ndarray, clean: np.ndarray) -> dict:
     best = {"psnr": -np.inf}
-    for sigma in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5):
-        for sigma_t in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+    for sigma in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0):
+        for sigma_t in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0):
             score = mean_psnr(clean, ndimage.gaussian_filter(noisy, (sigma_t, sigma, sigma), mode="nearest"))
             if score > best["psnr"]:
                 best = {"psnr": score, "sigma_px": sigma, "sigma_t_frames": sigma_t}
@@ -82,8 +90,11 @@ def tune(stack: np.ndarray, config: TuneConfig, folder: Path) -> tuple[str, floa
 
 
 def frame_pairs(args, folder: Path) -> dict:
-    noisy, clean = drifting_movie(args.frames, args.size, args.dose, args.seed)
+    noisy, clean, true_shifts = drifting_movie(args.frames, args.size, args.dose, args.seed)
     diagnosis = diagnose_noise(noisy)
+    shifts = movie_drift(noisy)
+    registration = {"pair_error_px": round(pair_registration_error(shifts, true_shifts, TARGET_OFFSET), 3),
+                    "pair_drift_px": round(pair_registration_error(0 * true_shifts, true_shifts, TARGET_OFFSET), 3)}
     config = TuneConfig(mode="frame-pairs", name="bench-frame-pairs", steps=100_000, max_minutes=args.minutes,
                         crop=64, batch_size=8, val_every=50, seed=args.seed, device="cpu")
     name, seconds, steps = tune(noisy, config, folder)
@@ -91,7 +102,7 @@ def frame_pairs(args, folder: Path) -> dict:
     denoised = Denoiser(name, device="cpu", user_dirs=[folder]).denoise(noisy)
     return {"movie": {"frames": args.frames, "size": args.size, "dose_e_per_px": args.dose, "psf_px": PSF_PX,
                       "pixel_nm": PIXEL_NM},
-            "diagnosis": diagnosis.to_dict(), "noisy_psnr": mean_psnr(clean, noisy),
+            "diagnosis": diagnosis.to_dict(), "registration": registration, "noisy_psnr": mean_psnr(clean, noisy),
             "gaussian_3d": best_gaussian_3d(noisy, clean),
             "frame_pairs": {"psnr": mean_psnr(clean, denoised), "train_s": round(seconds, 1), "steps": steps,
                             "denoise_s": round(time.time() - start, 1)}}

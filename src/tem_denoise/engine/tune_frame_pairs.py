@@ -5,9 +5,12 @@ predict one noisy frame from others learns the clean scene (Noise2Noise), whatev
 noise's spatial correlation. The input is the 3-frame window around frame ``t`` exactly as
 the engine will read it (raw, consecutive frames); the target is frame ``t + 2`` or
 ``t - 2`` (outside the window, so its noise is independent of the input), moved onto frame
-``t``'s grid by the sub-pixel drift measured with :mod:`tem_denoise.analysis.drift`. The
-network is a 3-frame U-Net (:class:`~tem_denoise.models.unet.UNet`) on the
-``percentile-255`` scale that restores the centre frame in the data's units.
+``t``'s grid by the sub-pixel drift measured with :mod:`tem_denoise.analysis.drift` on a
+smoothed copy of the movie (:func:`movie_drift`). The network is a 3-frame U-Net
+(:class:`~tem_denoise.models.unet.UNet`) on the ``percentile-255`` scale that restores the
+centre frame in the data's units; a new one starts at the data's intensity level and steps
+its output layer at the data's scale (:func:`fit_to_scale`, :func:`scaled_groups`), without
+which it spent its whole budget climbing from 0 towards ~128 and ended worse than its input.
 """
 
 from __future__ import annotations
@@ -34,22 +37,72 @@ VAL_CROPS = 8
 ARCHITECTURE = {"base_channels": 16, "depth": 2, "final_activation": "none", "frames": WINDOW}
 
 
-def registered_targets(frames: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray, int]:
+SMOOTH_FRAMES = 1.0
+SMOOTH_PX = 1.0
+
+
+def movie_drift(frames: np.ndarray) -> np.ndarray:
+    """``(t, 2)`` shifts (px) that register each frame of a low-dose movie onto frame 0.
+
+    Single low-dose frames defeat the correlation (at 20 e-/px/frame with weak phase contrast
+    every frame fails), so, as seed 002 registers after a first denoise, the shifts are
+    estimated on a copy smoothed by a Gaussian of :data:`SMOOTH_FRAMES` frames and
+    :data:`SMOOTH_PX` px, each frame correlated with the running mean of those registered
+    before it (:func:`~tem_denoise.analysis.drift.estimate_drift`).
+    """
+    from scipy import ndimage
+
+    from tem_denoise.analysis.drift import estimate_drift
+
+    smooth = ndimage.gaussian_filter(frames, (SMOOTH_FRAMES, SMOOTH_PX, SMOOTH_PX), mode="nearest")
+    return estimate_drift(frames, estimate_on=smooth, reference="mean").shifts
+
+
+def registered_targets(frames: np.ndarray, shifts: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray, int]:
     """For every frame ``t`` with a frame ``t + offset``: that frame moved onto ``t``'s grid.
 
-    The drift is estimated on the whole movie (Gaussian pre-filter of 1 px, sub-pixel phase
-    cross-correlation) and each target is shifted by the difference of the two frames' shifts
-    (Fourier shift). Returns the indices ``t``, the ``(len(t), y, x)`` targets and the margin
-    (px) within which the shift wrapped pixels around the frame edge.
+    ``shifts`` are the movie's drift (:func:`movie_drift`); each target is shifted by the
+    difference of the two frames' shifts (Fourier shift). Returns the indices ``t``, the
+    ``(len(t), y, x)`` targets and the margin (px) within which the shift wrapped pixels
+    around the frame edge.
     """
-    from tem_denoise.analysis.drift import apply_shifts, estimate_drift
+    from tem_denoise.analysis.drift import apply_shifts
 
     n = len(frames)
-    shifts = estimate_drift(frames, prefilter_sigma_px=1.0).shifts
     centres = np.arange(max(0, -offset), min(n, n - offset))
     relative = shifts[centres + offset] - shifts[centres]
     moved = apply_shifts(frames[centres + offset], relative).data
     return centres, moved, int(np.ceil(np.abs(relative).max())) + 1
+
+
+def _ends(model) -> tuple:
+    """The first convolution (reads the frames) and the last (writes the output) of a U-Net."""
+    return model.down[0][0], model.out[0]
+
+
+def fit_to_scale(model, level: float, spread: float) -> None:
+    """Initialise a new U-Net for frames of mean ``level`` and standard deviation ``spread``
+    (0..255 scale): the first convolution's outputs start centred (so that its ReLU passes
+    about half of them) and the output starts at ``level`` with the output layer's weights
+    ``spread`` times the default, as if inputs and targets had been standardised."""
+    import torch
+
+    first, last = _ends(model)
+    with torch.no_grad():
+        first.bias -= level * first.weight.sum(dim=(1, 2, 3))
+        last.weight *= spread
+        last.bias.mul_(spread).add_(level)
+
+
+def scaled_groups(model, spread: float, lr: float) -> list[dict]:
+    """Adam parameter groups that step the output layer and the first layer's bias ``spread``
+    times faster than the rest: Adam moves each weight by about ``lr`` per step whatever its
+    scale, so on the 0..255 scale the output (and the centring bias) would otherwise need
+    thousands of steps to reach the data's intensities."""
+    first, last = _ends(model)
+    fast = [first.bias, *last.parameters()]
+    rest = [p for p in model.parameters() if all(p is not q for q in fast)]
+    return [{"params": rest, "lr": lr}, {"params": fast, "lr": lr * spread}]
 
 
 class FramePairTrainer(Trainer):
@@ -72,8 +125,9 @@ class FramePairTrainer(Trainer):
         self.inputs = self.adapter.forward(self.frames)
         self.targets = {}
         margin = 0
+        self.shifts = movie_drift(self.frames)
         for offset in (TARGET_OFFSET, -TARGET_OFFSET):
-            centres, moved, edge = registered_targets(self.frames, offset)
+            centres, moved, edge = registered_targets(self.frames, self.shifts, offset)
             self.targets[offset] = (centres, self.unclipped.forward(moved))
             margin = max(margin, edge)
         self.margin = margin
@@ -88,9 +142,12 @@ class FramePairTrainer(Trainer):
                          training={"base_model": base.name if base else None,
                                    "base_sha256": base.weights_sha256 if base else None})
         self.model = load_model(base) if base else build_model(card)
+        level, spread = float(self.inputs.mean()), float(self.inputs.std()) or 1.0
+        if base is None:
+            fit_to_scale(self.model, level, spread)
         self.device = torch.device(config.device)
         self.model.to(self.device)
-        self.optimiser = torch.optim.Adam(self.model.parameters(), lr=config.lr or self.default_lr)
+        self.optimiser = torch.optim.Adam(scaled_groups(self.model, spread, config.lr or self.default_lr))
         self.config, self.card = config, card
         self.train_rows, self.val_rows = split_rows(self.frames.shape[1], config.val_fraction, config.crop)
         self.val = self._batch(np.random.default_rng([config.seed, 1 << 20]), self.val_rows, VAL_CROPS)
