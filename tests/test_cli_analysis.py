@@ -8,7 +8,7 @@ import pytest
 from tem_denoise import io
 from tem_denoise.analysis import match_positions, read_csv, read_shifts_csv
 from tem_denoise.cli import main
-from tem_denoise.cli.analysis import shifts_path
+from tem_denoise.operations.drift import shifts_path
 from tem_denoise.physics import sample_hrtem_series
 
 PIXEL_NM = 0.07

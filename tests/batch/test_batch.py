@@ -11,18 +11,10 @@ import zarr
 
 from tem_denoise import io
 from tem_denoise.batch import BatchJob, zarr_store
-from tem_denoise.batch.cluster import open_client
 from tem_denoise.batch.inputs import expand_inputs, output_bases
 from tem_denoise.batch.run import MANIFEST, run_batch
 from tem_denoise.batch.units import PLUGIN
 from tem_denoise.cli import main
-
-
-@pytest.fixture(scope="module")
-def client():
-    """Two workers with one thread each, in this process (fast to start)."""
-    with open_client(BatchJob(inputs=("-",), output="-", workers=2), processes=False, dashboard=None) as c:
-        yield c
 
 
 def _stack(n_frames: int, seed: int, shape=(48, 40)) -> io.Stack:

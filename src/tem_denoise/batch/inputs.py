@@ -80,5 +80,8 @@ def output_bases(files: list[Path], output: str | Path) -> list[Path]:
             raise OutputError(f"'{seen[base]}' and '{path}' share a file name and would write the same output; "
                               "run them into separate output folders")
         seen[base] = path
-    refuse_inputs([output_path(b, kind) for b in bases for kind in SUFFIXES], files)
+    from tem_denoise.batch.steps import output_paths
+
+    outputs = [output_path(b, kind) for b in bases for kind in SUFFIXES]
+    refuse_inputs([*outputs, *(path for b in bases for path in output_paths(b))], files)
     return bases

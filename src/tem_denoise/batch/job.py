@@ -18,18 +18,23 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tem_denoise.operations.atoms import AtomOptions
 from tem_denoise.operations.denoise import DenoiseOptions
+from tem_denoise.operations.drift import DriftOptions
+from tem_denoise.operations.quality import QualityOptions
 from tem_denoise.outputs import write_text
 
 FORMATS = ("auto", "tiff", "zarr")
 CLUSTERS = ("local", "slurm", "pbs")
 OPERATION = "denoise"
+THEN = {"drift": DriftOptions, "atoms": AtomOptions, "quality": QualityOptions}
+"""Operations that can follow denoising on each file's result, and their options classes."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,12 @@ class BatchJob:
         Where workers come from when no scheduler is given.
     dask : dict
         Merged into ``dask.config`` before the cluster starts (e.g. ``jobqueue.slurm``).
+    then : tuple of str
+        Operations run in this order on each file's denoised output (:data:`THEN`): ``drift``
+        corrects it, ``atoms`` finds atoms in it (in the drift-corrected stack when ``drift``
+        comes first), ``quality`` scores it against the raw input (see :mod:`tem_denoise.batch.steps`).
+    drift, atoms, quality : dict
+        Options of those operations (fields of their options classes; unset ones keep their default).
     """
 
     inputs: tuple[str, ...]
@@ -74,6 +85,10 @@ class BatchJob:
     scheduler: str | None = None
     cluster: str = "local"
     dask: dict = field(default_factory=dict)
+    then: tuple[str, ...] = ()
+    drift: dict = field(default_factory=dict)
+    atoms: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):
@@ -97,6 +112,34 @@ class BatchJob:
             if not ok:
                 raise ValueError(message)
         self.denoise  # noqa: B018 - the denoise options check their own limits
+        self._check_then()
+
+    def _check_then(self) -> None:
+        then = (self.then,) if isinstance(self.then, str) else tuple(self.then)
+        object.__setattr__(self, "then", then)
+        unknown = [name for name in then if name not in THEN]
+        if unknown or len(set(then)) != len(then):
+            raise ValueError(f"then must list distinct operations among {', '.join(THEN)}; got {', '.join(then)}")
+        for name in THEN:
+            if getattr(self, name) and name not in then:
+                raise ValueError(f"options for {name} are given but {name} is not run; add it to then "
+                                 f"(--then {','.join([*then, name])})")
+            self.options_of(name)
+
+    def options_of(self, name: str) -> Any:
+        """The options object of operation ``name`` (one of :data:`THEN`) from its section."""
+        values = getattr(self, name)
+        if not isinstance(values, dict):
+            raise ValueError(f"the {name} options must be a mapping of option: value")  # noqa: TRY004 - bad input
+        known = {f.name for f in dataclasses.fields(THEN[name])}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown {name} option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return THEN[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def then_settings(self) -> dict[str, Any]:
+        """The operations after denoising with their full options (for the manifest)."""
+        return {name: asdict(self.options_of(name)) for name in self.then}
 
     @property
     def denoise(self) -> DenoiseOptions:
@@ -145,6 +188,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return options
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists, as YAML's safe dumper needs."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
 def write_config(path: str | Path, job: BatchJob) -> Path:
     """Write ``job`` as a YAML config file (options at their default are left out), atomically."""
     defaults = BatchJob(inputs=("-",), output="-")
@@ -152,5 +202,5 @@ def write_config(path: str | Path, job: BatchJob) -> Path:
     for name in _fields():
         value = getattr(job, name)
         if name not in options and value != getattr(defaults, name):
-            options[name] = value
+            options[name] = _plain(value)
     return write_text(path, yaml.safe_dump(options, sort_keys=False))

@@ -3,7 +3,8 @@ planned, follow them as they finish, and keep a manifest of every input.
 
 Work flows through ``distributed.as_completed``: a file's plan (run on a worker) is followed by
 its units (one for a TIFF output, one per chunk of frames for OME-Zarr), and a split stack's
-store is renamed onto its target when its last chunk is written. A failed file is recorded and
+store is renamed onto its target when its last chunk is written; the operations after denoising
+(``--then``) follow on the file's output, also on one an earlier run completed. A failed file is recorded and
 the others go on. The manifest (``batch_manifest.json`` in the output folder) is rewritten
 atomically after every file, so an interrupted run still leaves an up-to-date one.
 """
@@ -33,6 +34,9 @@ class Record:
     ``status`` is ``done``, ``skipped`` (complete from an earlier run), ``failed`` or
     ``interrupted``; ``seconds`` is the workers' time on this file in this run; ``units`` counts
     its units of work and ``resumed_units`` those an earlier, interrupted run had written.
+    ``steps`` holds the operations after denoising (``--then``): for each, its status (``done``,
+    ``skipped``, ``not applicable``), outputs and a summary. ``status`` is that of the denoising;
+    a failed step makes the file ``failed`` with the step named in ``error``.
     """
 
     input: str
@@ -45,6 +49,7 @@ class Record:
     seconds: float = 0.0
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    steps: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def write_manifest(path: Path, job: BatchJob, records: list[Record], started: fl
     counts = {status: sum(r.status == status for r in records) for status in ("done", "skipped", "failed")}
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
            "seconds": round(time.time() - started, 3), **counts, "settings": job.key(),
-           "format": job.format, "device": job.device}
+           "format": job.format, "device": job.device, "then": job.then_settings()}
     document = {"run": run, "files": [asdict(r) for r in records]}
     return write_text(path, json.dumps(document, indent=1, default=str) + "\n")
 
@@ -107,6 +112,7 @@ class _Tracker:
         self.client, self.job, self.key = client, job, key
         self.records = records
         self.plans: dict[str, units.FilePlan] = {}
+        self.bases: dict[str, Path] = {}
         self.left: dict[str, int] = {}
         self.pending = as_completed(loop=client.loop)
         self.kind: dict = {}
@@ -121,7 +127,12 @@ class _Tracker:
         self.pending.add(future)
 
     def plan(self, source: str, base: Path) -> None:
+        self.bases[source] = base
         self.submit("plan", source, units.plan_file, source, str(base), self.job, self.key, priority=10)
+
+    def then(self, source: str, output: str, base: Path) -> None:
+        """Run the operations after denoising on ``output`` (the file is finished when they are)."""
+        self.submit("then", source, units.run_then, source, output, str(base), self.job, self.key, priority=5)
 
     def handle(self, future) -> bool:
         """Process one finished future; True when it finished a file."""
@@ -139,6 +150,10 @@ class _Tracker:
         if kind == "plan":
             return self._start(record, result)
         record.seconds += result.seconds
+        if kind == "then":
+            record.steps = {s.operation: {"status": s.status, "outputs": list(s.outputs), "summary": s.summary}
+                            for s in result.steps}
+            return True
         self.frames_done += result.frames
         self.file_frames[source][1] += result.frames
         if result.output is None:
@@ -147,6 +162,9 @@ class _Tracker:
                 self.submit("finish", source, units.finish_store, self.plans[source], priority=20)
             return False
         record.status, record.output = "done", result.output
+        if self.job.then:
+            self.then(source, result.output, self.bases[source])
+            return False
         return True
 
     def _fail(self, record: Record, failure: units.Failure) -> bool:
@@ -217,7 +235,10 @@ def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
         output, provenance = found
         record.status, record.output, record.model = "skipped", str(output), provenance.get("model")
         record.frames = int(provenance.get("shape", [1])[0]) if len(provenance.get("shape", [])) == 3 else 1
-        finished += 1
+        if job.then:
+            tracker.then(str(path), str(output), base)
+        else:
+            finished += 1
     remove_partials([base for _, base in todo])
     for path, base in todo:
         tracker.plan(str(path), base)

@@ -1,4 +1,5 @@
-"""Units of work, run on dask workers: plan a file, denoise it whole, or denoise a chunk of frames.
+"""Units of work, run on dask workers: plan a file, denoise it whole, denoise a chunk of frames,
+or run the operations after denoising on its output.
 
 Each function returns a small picklable record (:class:`FilePlan`, :class:`UnitDone`) or a
 :class:`Failure` with a one-line message, so one bad file is reported and the rest go on.
@@ -24,7 +25,7 @@ import dask
 from distributed import WorkerPlugin, get_worker
 
 from tem_denoise import io
-from tem_denoise.batch import zarr_store
+from tem_denoise.batch import steps, zarr_store
 from tem_denoise.batch.inputs import output_path
 from tem_denoise.batch.job import BatchJob
 from tem_denoise.operations.denoise import denoised_name, fit_adapter, iter_denoise, model_name, with_modality
@@ -100,6 +101,16 @@ class UnitDone:
     frames: int
     seconds: float
     output: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepsDone:
+    """The operations run after denoising on one file's output, and the seconds they took."""
+
+    source: str
+    steps: tuple[steps.StepDone, ...]
+    seconds: float
     warnings: tuple[str, ...] = ()
 
 
@@ -332,3 +343,12 @@ def finish_store(plan: FilePlan) -> UnitDone:
     start = time.perf_counter()
     target = zarr_store.finish(plan.store, Path(plan.target), len(plan.units))
     return UnitDone(plan.source, 0, time.perf_counter() - start, str(target))
+
+
+@reported
+def run_then(source: str, output: str, base: str, job: BatchJob, key: dict) -> StepsDone:
+    """Run the job's operations after denoising (drift, atoms, quality) on ``output``, the
+    denoised output of ``source`` (see :func:`~tem_denoise.batch.steps.run_steps`)."""
+    start = time.perf_counter()
+    done = steps.run_steps(source, output, Path(base), job, key)
+    return StepsDone(source, tuple(done), time.perf_counter() - start)

@@ -14,16 +14,11 @@ from tem_denoise import io
 from tem_denoise.cli.common import run
 from tem_denoise.cli.types import finite_float
 from tem_denoise.operations.atoms import AtomOptions, iter_find_atoms
-from tem_denoise.operations.drift import DriftOptions, iter_correct_drift
+from tem_denoise.operations.drift import DriftOptions, NotRegistered, iter_correct_drift, shifts_path, write_correction
 from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.operations.profile import ProfileOptions, line_scan
 from tem_denoise.operations.quality import QualityOptions, iter_quality
 from tem_denoise.outputs import refuse_inputs
-
-
-def shifts_path(output: Path) -> Path:
-    """Where ``tem-denoise drift`` writes the shifts: ``OUT_shifts.csv`` beside ``OUT.tif``."""
-    return output.with_name(f"{output.stem}_shifts.csv")
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
@@ -39,13 +34,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
     estimate_on = io.read(args.estimate_on) if args.estimate_on and shifts is None else None
     result = run(iter_correct_drift(stack, options, estimate_on=estimate_on, shifts=shifts,
                                     shifts_from=str(args.shifts) if args.shifts else None))
-    corrected = result.stack
-    if corrected is None:
-        print(f"error: no drift could be measured; nothing written. {result.estimate.warnings[0]}", file=sys.stderr)
+    try:
+        written, csv = write_correction(result, output, inputs=inputs)
+    except NotRegistered as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    written = io.write(corrected, output, inputs=inputs)
-    csv = shifts_path(output)
-    result.write_shifts(csv)
+    corrected = result.stack
+    assert corrected is not None  # write_correction raised NotRegistered otherwise
     print(result.summary())
     if options.mode == "crop":
         y0, x0 = result.origin_px

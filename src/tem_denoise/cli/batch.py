@@ -6,12 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from tem_denoise.batch.job import THEN
 from tem_denoise.cli.types import positive_int
 from tem_denoise.operations.denoise import DenoiseOptions
 from tem_denoise.operations.options import add_arguments, fields_of
 
 OPTIONS = ("inputs", "output", "model", "modality", "device", "tile", "noise", "format", "chunk_frames",
-           "workers", "scheduler", "cluster")
+           "workers", "scheduler", "cluster", "then")
+
+
+def _then(text: str) -> tuple[str, ...]:
+    """``drift,atoms`` -> ``("drift", "atoms")``."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in THEN]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give operations among {', '.join(THEN)}, separated by commas")
+    return names
 
 
 def _job(args: argparse.Namespace):
@@ -23,6 +33,10 @@ def _job(args: argparse.Namespace):
         value = getattr(args, name)
         if value is not None and value != []:
             options[name] = value
+    for operation, cls in THEN.items():
+        given = {f.name: getattr(args, f.name) for f in fields_of(cls) if getattr(args, f.name, None) is not None}
+        if given:
+            options[operation] = {**(options.get(operation) or {}), **given}
     for needed, flag in (("inputs", "INPUTS"), ("output", "-o OUTPUT")):
         if not options.get(needed):
             raise ValueError(f"give {flag} on the command line or in the --config file")
@@ -47,6 +61,11 @@ def _summary(records, manifest: Path) -> int:
     resumed_text = f"; resumed {resumed} unit(s) an interrupted run had written" if resumed else ""
     print(f"done {count['done']}, skipped {count['skipped']} (complete from an earlier run), "
           f"failed {count['failed']}{resumed_text}")
+    operations = dict.fromkeys(name for r in records for name in r.steps)
+    for name in operations:
+        statuses = [r.steps[name]["status"] for r in records if name in r.steps]
+        counts = ", ".join(f"{s} {statuses.count(s)}" for s in dict.fromkeys(statuses))
+        print(f"  then {name}: {counts}")
     for record in records:
         for warning in record.warnings:
             print(f"warning: {record.input}: {warning}", file=sys.stderr)
@@ -107,6 +126,14 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
                    help="frames per unit of work of a split stack (default: about 256 MiB of output)")
     p.add_argument("--workers", type=positive_int,
                    help="local workers (default: one per GPU, else per core within memory) or SLURM/PBS jobs")
+    p.add_argument("--then", type=_then, metavar="OPS",
+                   help="then run these on each denoised output, in order, comma-separated: drift (aligned TIFF "
+                        "+ shifts CSV), atoms (atoms CSV; on the aligned stack after drift), quality (uMSE/uPSNR "
+                        "and CSS against the raw input, JSON); resumable like denoising")
+    for operation, cls in THEN.items():
+        group = p.add_argument_group(f"{operation} options (with --then {operation})")
+        add_arguments(group, cls)
+        p.set_defaults(**{item.name: None for item in fields_of(cls)})
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="use an existing dask scheduler (tcp://host:8786)")
     where.add_argument("--cluster", choices=["local", "slurm", "pbs"],

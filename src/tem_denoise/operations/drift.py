@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from os import PathLike
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -103,6 +104,40 @@ class DriftCorrection:
                 lines.append(f"reference re-based at frame(s) {', '.join(map(str, self.estimate.rebased_at))}")
             lines += [f"⚠ {warning}" for warning in self.estimate.warnings]
         return "\n".join(lines)
+
+
+class NotRegistered(ValueError):
+    """No frame after the first could be registered: there is no corrected stack to write."""
+
+
+def shifts_path(output: str | PathLike) -> Path:
+    """Where the shifts of a corrected stack go: ``OUT_shifts.csv`` beside ``OUT.tif``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}_shifts.csv")
+
+
+def write_correction(result: DriftCorrection, output: str | PathLike, inputs: Any = (), **extra: Any
+                     ) -> tuple[Path, Path]:
+    """Write the shifts CSV (:func:`shifts_path`), then the corrected stack as a calibrated TIFF.
+
+    Each file is written atomically and neither may be one of ``inputs``; the TIFF comes last, so
+    its presence means both are complete. ``extra`` goes into the TIFF's provenance record.
+
+    Raises
+    ------
+    NotRegistered
+        When no frame registered (``result.stack`` is None): nothing is written.
+    """
+    from tem_denoise import io
+    from tem_denoise.outputs import refuse_inputs
+
+    if result.stack is None:
+        reason = result.estimate.warnings[0] if result.estimate is not None and result.estimate.warnings else ""
+        raise NotRegistered(f"no drift could be measured; nothing written. {reason}".strip())
+    csv = shifts_path(output)
+    refuse_inputs([output, csv], [result.stack.provenance.get("source"), *inputs])
+    result.write_shifts(csv)
+    return io.write(result.stack, Path(output), inputs=inputs, **extra), csv
 
 
 def check_same_frames(stack: Stack, other: Stack, what: str) -> None:

@@ -1,0 +1,98 @@
+"""``tem-denoise batch --then drift,atoms,quality`` on a LocalCluster of two workers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tem_denoise import io
+from tem_denoise.analysis import read_csv
+from tem_denoise.batch import BatchJob
+from tem_denoise.batch.run import MANIFEST
+from tem_denoise.cli import main
+from tem_denoise.operations.drift import shifts_path
+from tem_denoise.physics import sample_hrtem_series
+
+PIXEL_NM = 0.07
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Two small drifting HRTEM movies and a corrupt file."""
+    folder = tmp_path_factory.mktemp("data")
+    for seed in range(2):
+        movie = sample_hrtem_series(n_frames=5, shape=(80, 80), seed=seed)
+        stack = io.Stack.from_array(movie.noisy, pixel_size=PIXEL_NM, name=f"movie{seed}")
+        io.write(stack, folder / f"movie{seed}.tif")
+    (folder / "corrupt.tif").write_bytes(b"II*\x00" + bytes(200))
+    return folder
+
+
+def _batch(client, folder, out, *options):
+    return main(["batch", str(folder), "-o", str(out), "--model", "gaussian-3d", "--device", "cpu",
+                 "--scheduler", client.scheduler.address, *options])
+
+
+def test_drift_atoms_and_quality_follow_denoising_and_a_rerun_skips_them(client, folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    then = ["--then", "drift,atoms,quality", "--min-separation-nm", "0.15", "--mode", "crop"]
+    assert _batch(client, folder, out, *then) == 1  # the corrupt file fails, the others go on
+    printed = capsys.readouterr()
+    assert "done 2, skipped 0 (complete from an earlier run), failed 1" in printed.out
+    assert "then drift: done 2" in printed.out and "then quality: done 2" in printed.out
+    assert "failed: " in printed.err and "corrupt.tif" in printed.err
+
+    denoised = out / "movie0_denoised.tif"
+    aligned = out / "movie0_denoised_aligned.tif"
+    # the same as the drift and atoms subcommands on the denoised output
+    by_hand = tmp_path / "by_hand.tif"
+    assert main(["drift", str(denoised), "-o", str(by_hand), "--mode", "crop"]) == 0
+    np.testing.assert_array_equal(np.asarray(io.read(aligned).data), np.asarray(io.read(by_hand).data))
+    shifts = read_csv(shifts_path(aligned))
+    np.testing.assert_array_equal(shifts["shift_x_px"], read_csv(shifts_path(by_hand))["shift_x_px"])
+    assert io.read(aligned).calibration.pixel_size == pytest.approx((PIXEL_NM,) * 2, rel=1e-6)
+    atoms_by_hand = tmp_path / "atoms.csv"
+    assert main(["atoms", str(by_hand), "-o", str(atoms_by_hand), "--min-separation-nm", "0.15"]) == 0
+    atoms = read_csv(out / "movie0_denoised_atoms.csv")
+    assert len(atoms["frame"]) > 20 and set(atoms["frame"]) == set(range(5))
+    np.testing.assert_array_equal(atoms["x_nm"], read_csv(atoms_by_hand)["x_nm"])
+    quality = json.loads((out / "movie0_denoised_quality.json").read_text())
+    assert np.isfinite(quality["scores"]["uPSNR (dB)"]) and quality["frames"] > 0
+
+    manifest = {f["input"]: f for f in json.loads((out / MANIFEST).read_text())["files"]}
+    steps = manifest[str(folder / "movie1.tif")]["steps"]
+    assert [steps[op]["status"] for op in ("drift", "atoms", "quality")] == ["done"] * 3
+    assert str(out / "movie1_denoised_atoms.csv") in steps["atoms"]["outputs"]
+
+    (out / "movie1_denoised_atoms.json").unlink()  # as if the run had stopped before atoms finished
+    assert _batch(client, folder, out, *then) == 1
+    printed = capsys.readouterr().out
+    assert "done 0, skipped 2" in printed and "then drift: skipped 2" in printed
+    assert "then atoms: skipped 1, done 1" in printed
+
+    assert _batch(client, folder, out, *then[:-2]) == 1  # drift changed: atoms on it are redone too
+    printed = capsys.readouterr().out
+    assert "then drift: done 2" in printed and "then atoms: done 2" in printed and "then quality: skipped 2" in printed
+
+
+def test_an_option_of_an_operation_that_is_not_run_is_refused(folder, tmp_path):
+    with pytest.raises(ValueError, match="add it to then"):
+        BatchJob(inputs=(str(folder),), output=str(tmp_path), then=("drift",), atoms={"invert": True})
+    with pytest.raises(ValueError, match="unknown atoms option"):
+        BatchJob(inputs=(str(folder),), output=str(tmp_path), then=("atoms",), atoms={"invrt": True})
+    assert main(["batch", str(folder), "-o", str(tmp_path), "--then", "drift", "--invert"]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", str(folder), "-o", str(tmp_path), "--then", "drift,profile"])
+    assert exit_.value.code == 2
+
+
+def test_a_config_file_holds_the_operations_and_their_options(folder, tmp_path):
+    from tem_denoise.batch import load_config, write_config
+
+    job = BatchJob(inputs=(str(folder),), output=str(tmp_path / "out"), then=("drift", "quality"),
+                   drift={"mode": "crop"}, quality={"offsets": (-1, 1, 3)})
+    again = BatchJob(**load_config(write_config(tmp_path / "batch.yaml", job)))
+    assert again.then == ("drift", "quality") and again.options_of("quality").offsets == (-1, 1, 3)
+    assert again.then_settings() == job.then_settings()
