@@ -10,7 +10,7 @@ import torch
 
 from tem_denoise.arrays import ArrayError
 from tem_denoise.engine import Denoiser
-from tem_denoise.engine.denoiser import SamplingWarning
+from tem_denoise.engine.denoiser import RESTORE_BORDER, SamplingWarning
 from tem_denoise.models.card import CardError, ModelCard
 from tem_denoise.models.restore import RestoreUNet
 from tem_denoise.physics.formation import SPECS, restore_pair
@@ -64,11 +64,12 @@ def test_frames_finer_than_the_working_sampling_are_brought_to_it(frame):
     model = Recording()
     denoiser = Denoiser(model, device="cpu", card=tiny_card(), tile=0)
     out = denoiser.denoise(frame, pixel_size_nm=0.01)
-    assert tuple(model.seen[-1].shape) == (1, 2, 48, 48)
+    border = 2 * RESTORE_BORDER  # the mirrored border around the frame
+    assert tuple(model.seen[-1].shape) == (1, 2, 48 + border, 48 + border)
     assert out.shape == (96, 96)
     assert denoiser.provenance()["last_run"]["adapter"]["sampling_factor"] == 2.0
     denoiser.denoise(frame, pixel_size_nm=0.03)
-    assert tuple(model.seen[-1].shape) == (1, 2, 96, 96)
+    assert tuple(model.seen[-1].shape) == (1, 2, 96 + border, 96 + border)
 
 
 def test_calibrated_noise_reaches_the_network(frame):
@@ -80,7 +81,8 @@ def test_calibrated_noise_reaches_the_network(frame):
     adapter = denoiser.provenance()["last_run"]["adapter"]
     assert adapter["noise"]["source"] == "calibration"
     expected = to_working(level.sigma(local_mean(frame)), 2.0) * noise_gain(2.0) / adapter["span"]
-    np.testing.assert_allclose(model.seen[-1][0, 1].numpy(), expected, rtol=1e-4)
+    inside = (slice(RESTORE_BORDER, -RESTORE_BORDER),) * 2  # within the mirrored border
+    np.testing.assert_allclose(model.seen[-1][0, 1].numpy()[inside], expected, rtol=1e-4)
     estimated = denoiser.denoise(frame, pixel_size_nm=0.01)
     assert denoiser.provenance()["last_run"]["adapter"]["noise"]["source"] == "estimated from the data"
     assert not np.allclose(calibrated, estimated)
@@ -143,3 +145,12 @@ def test_an_unknown_pixel_size_is_estimated_from_the_lattice_and_said():
     assert denoiser.provenance()["last_run"]["adapter"]["sampling_factor"] == 1.0
     with pytest.warns(SamplingWarning, match="shows no lattice"):
         denoiser.denoise(np.random.default_rng(1).poisson(10.0, (128, 128)).astype(np.float32))
+
+
+def test_the_frame_edges_are_restored_like_its_inside():
+    counts = np.random.default_rng(4).poisson(30.0, (128, 128)).astype(np.float32)  # a flat field: all noise
+    restored = Denoiser("restore-haadf", device="cpu").denoise(counts, pixel_size_nm=0.02)
+    removed = np.abs(restored - counts)
+    inside = removed[8:-8, 8:-8].mean()
+    for edge in (removed[0], removed[-1], removed[:, 0], removed[:, -1]):
+        assert edge.mean() > 0.95 * inside  # with the convolutions' zero padding there, less came off

@@ -45,6 +45,8 @@ from tem_denoise.models.registry import capabilities, get_card, load_model
 from tem_denoise.progress import Progress, run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+RESTORE_BORDER = 16
+"""Mirrored border (px, working grid) around frames given to a restoration model."""
 PIXEL_BUDGET = {"cpu": 1 << 18, "mps": 1 << 21, "cuda": 1 << 22}
 CPU_LOCAL_TILE = 512
 MIN_TILE = 32
@@ -452,9 +454,15 @@ class Denoiser:
         A split (local) model cut into several tiles gets a border of
         ``receptive_radius`` pixels in its own ``padding_mode`` around the whole
         frame, so tiles at the frame's edge see what the model sees on a whole
-        frame and the tiled result equals the whole-frame one.
+        frame and the tiled result equals the whole-frame one. A restoration model
+        gets a mirrored border of :data:`RESTORE_BORDER` pixels (working grid), so the
+        frame's edge rows are restored like its inside (with the convolutions' zero
+        padding there, they kept half their noise).
         """
         grid = TileGrid.plan(height, width, tile, overlap, flexible=self._flexible, align=self._align)
+        if self.card.adapter == "restore" and min(height, width) > RESTORE_BORDER:
+            r = RESTORE_BORDER
+            return TileGrid.plan(height + 2 * r, width + 2 * r, tile, overlap, align=self._align), r
         if not self._radius or grid.n_tiles == 1 or min(height, width) < self._radius:
             return grid, 0
         r = self._radius
