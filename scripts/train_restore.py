@@ -24,14 +24,13 @@ import argparse
 import platform
 import sys
 import time
-from contextlib import closing
 from dataclasses import asdict, replace
 
 import numpy as np
 import torch
 
 from tem_denoise import __version__
-from tem_denoise.engine.restore_training import RestoreConfig, RestoreTrainer, batch_stream, learning_rate
+from tem_denoise.engine.restore_training import RestoreConfig, RestoreTrainer, iter_lockstep
 from tem_denoise.models.card import ModelCard, read_card, write_card
 from tem_denoise.models.registry import BUNDLED_DIR, build_model
 from tem_denoise.models.weights import load_into, save_weights
@@ -137,24 +136,17 @@ def train(names: list[str], args: argparse.Namespace, command: str) -> None:
             save(name, config, model, record(name, step, complete))
             model.train()
 
-    out_of_time = False
-    with closing(batch_stream(config, start_step, args.workers)) as batches:
-        for step, batch in zip(range(start_step, config.steps), batches):
-            elapsed = time.time() - started
-            out_of_time = config.max_minutes is not None and elapsed > 60 * config.max_minutes
-            if out_of_time:
-                break
-            lr = learning_rate(config, step, elapsed)
-            for name, trainer in trainers.items():
-                losses[name].append(trainer.step(batch, lr))
-            if (step + 1) % 50 == 0:
-                shown = ", ".join(f"{name} {np.mean(values[-50:]):.4g}" for name, values in losses.items())
-                print(f"step {step + 1}/{config.steps} ({elapsed:.0f} s, lr {lr:.2e}): {shown}", flush=True)
-            if time.time() - last_save > 60 * args.checkpoint_minutes:
-                save_all(step + 1, False)
-                last_save = time.time()
-    done = start_step + len(losses[names[0]])
-    save_all(done, done >= config.steps or out_of_time)  # the cosine has ended either way
+    done = start_step
+    for done, step_losses, lr, elapsed in iter_lockstep(list(trainers.values()), config, start_step, args.workers):
+        for name, loss in zip(names, step_losses):
+            losses[name].append(loss)
+        if done % 50 == 0:
+            shown = ", ".join(f"{name} {np.mean(values[-50:]):.4g}" for name, values in losses.items())
+            print(f"step {done}/{config.steps} ({elapsed:.0f} s, lr {lr:.2e}): {shown}", flush=True)
+        if time.time() - last_save > 60 * args.checkpoint_minutes:
+            save_all(done, False)
+            last_save = time.time()
+    save_all(done, True)  # the cosine has ended: with the steps or with the time budget
     print(f"{', '.join(names)}: saved at step {done}", flush=True)
 
 

@@ -89,7 +89,7 @@ class NoiseCorrelation:
         return "columns" if along_y >= along_x else "rows"
 
 
-def _autocorrelation(noise: list[np.ndarray], max_lag: int) -> np.ndarray:
+def circular_autocorrelation(noise: list[np.ndarray], max_lag: int) -> np.ndarray:
     """Mean circular autocorrelation of zero-mean patches, cropped to ``max_lag``, normalised."""
     total = np.zeros((2 * max_lag + 1, 2 * max_lag + 1))
     for patch in noise:
@@ -190,6 +190,6 @@ def noise_autocorrelation(stack: np.ndarray, max_lag: int = 6) -> NoiseCorrelati
         if not noise:
             raise ValueError("the frames move too much between each other to compare them; "
                              "correct the drift first")
-        return NoiseCorrelation(_autocorrelation(noise, max_lag), source, int(sum(n.size for n in noise)))
+        return NoiseCorrelation(circular_autocorrelation(noise, max_lag), source, int(sum(n.size for n in noise)))
     acf, pixels = single_frame_autocorrelation(data, max_lag)
     return NoiseCorrelation(acf, "the smooth part of the frame's power spectrum", pixels)

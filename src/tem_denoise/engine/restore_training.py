@@ -19,14 +19,13 @@ import time
 from collections import deque
 from collections.abc import Generator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from tem_denoise.engine.adapters import RestoreAdapter, restore_scale
 from tem_denoise.physics.formation import SPECS, restore_pair
 from tem_denoise.physics.noise_level import POISSON, estimate_level
-from tem_denoise.progress import Progress
 from tem_denoise.sampling import factor_for, working_shape
 
 
@@ -177,33 +176,16 @@ class RestoreTrainer:
         return float(loss.item())
 
 
-@dataclass
-class RestoreResult:
-    """What a run did: steps done in all (with earlier runs), loss history, seconds."""
-
-    steps: int
-    losses: list[float]
-    seconds: float
-    config: dict
-
-
-def iter_train_restore(model, config: RestoreConfig, start_step: int = 0, device: str = "cpu",
-                       workers: int = 0) -> Generator[Progress, None, RestoreResult]:
-    """Train ``model`` (a :class:`~tem_denoise.models.restore.RestoreUNet`) in place from
-    ``start_step`` (to continue an earlier run) to ``config.steps`` or ``config.max_minutes``;
-    one progress per step. ``workers`` data processes (see :func:`batch_stream`)."""
-    import torch
-
-    torch.manual_seed(config.seed + start_step)
-    trainer = RestoreTrainer(model, config, device)
-    losses, start = [], time.time()
+def iter_lockstep(trainers: list[RestoreTrainer], config: RestoreConfig, start_step: int = 0,
+                  workers: int = 0) -> Generator[tuple[int, list[float], float, float], None, None]:
+    """Steps ``start_step`` to ``config.steps`` (or to ``config.max_minutes``) of every trainer on
+    the same batches (:func:`batch_stream`); yields (steps done, each trainer's loss, learning
+    rate, seconds so far) per step."""
+    start = time.time()
     with closing(batch_stream(config, start_step, workers)) as batches:
         for step, batch in zip(range(start_step, config.steps), batches):
             elapsed = time.time() - start
             if config.max_minutes is not None and elapsed > 60 * config.max_minutes:
-                break
-            losses.append(trainer.step(batch, learning_rate(config, step, elapsed)))
-            yield Progress(step + 1, config.steps, f"step {step + 1}/{config.steps}: loss {losses[-1]:.4g}",
-                           loss=losses[-1])
-    model.eval()
-    return RestoreResult(start_step + len(losses), losses, time.time() - start, asdict(config))
+                return
+            lr = learning_rate(config, step, elapsed)
+            yield step + 1, [trainer.step(batch, lr) for trainer in trainers], lr, elapsed

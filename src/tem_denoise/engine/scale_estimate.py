@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from tem_denoise.analysis.atoms import lattice_spacing
+from tem_denoise.analysis.noise_correlation import circular_autocorrelation
 from tem_denoise.engine.adapters import sample_frames
 
 TYPICAL_SPACING_NM = 0.3
@@ -31,16 +32,12 @@ def central_crops(stack, size: int = CROP_PX) -> np.ndarray:
 
 def repeat_correlation(crops: np.ndarray, spacing_px: float) -> float:
     """Strongest normalised autocorrelation (1 at zero lag) of ``(t, y, x)`` crops at lags
-    ``spacing_px`` +- 0.5 px long, averaged over the crops (circular, on mean-free crops)."""
-    values = []
-    for crop in crops:
-        centred = crop - crop.mean()
-        power = np.abs(np.fft.fft2(centred)) ** 2
-        correlation = np.fft.fftshift(np.fft.ifft2(power).real) / max(float(power.sum()) / centred.size, 1e-30)
-        yy, xx = np.indices(crop.shape)
-        lag = np.hypot(yy - crop.shape[0] // 2, xx - crop.shape[1] // 2)
-        values.append(correlation[np.abs(lag - spacing_px) <= 0.5].max())
-    return float(np.mean(values))
+    ``spacing_px`` +- 0.5 px long (circular, mean-free crops, summed over the crops)."""
+    reach = int(np.ceil(spacing_px + 0.5))
+    correlation = circular_autocorrelation(list(crops), reach)
+    yy, xx = np.indices(correlation.shape)
+    lag = np.hypot(yy - reach, xx - reach)
+    return float(correlation[np.abs(lag - spacing_px) <= 0.5].max())
 
 
 def pixel_size_from_lattice(stack) -> tuple[float, float] | None:
@@ -50,8 +47,9 @@ def pixel_size_from_lattice(stack) -> tuple[float, float] | None:
     crops = central_crops(stack)
     try:
         spacing_px = lattice_spacing(crops)
-    except ValueError:
+        significant = repeat_correlation(crops, spacing_px) >= SIGNIFICANCE / np.sqrt(crops.size)
+    except ValueError:  # no repeat, or constant frames
         return None
-    if repeat_correlation(crops, spacing_px) < SIGNIFICANCE / np.sqrt(crops.size):
+    if not significant:
         return None
     return TYPICAL_SPACING_NM / spacing_px, spacing_px

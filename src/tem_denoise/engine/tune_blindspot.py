@@ -100,19 +100,13 @@ class BlindSpotTrainer(Trainer):
                                     self.config.batch_size, rng)
         centres = rng.integers(0, len(self.frames), self.config.batch_size)
         batch = torch.from_numpy(crop_windows(self.frames, self.window, centres, ys, xs, edge)).to(self.device)
-        self.model.train()
-        self.optimiser.zero_grad()
-        loss = self._loss(batch)
-        loss.backward()
-        self.optimiser.step()
-        return float(loss.item())
+        return self.optimise(lambda: self._loss(batch))
 
     def validate(self) -> tuple[float, dict]:
         import torch
 
-        self.model.eval()
-        with torch.no_grad():
-            return float(self._loss(torch.from_numpy(self.val).to(self.device)).item()), {}
+        val = torch.from_numpy(self.val).to(self.device)
+        return self.evaluate(lambda: self._loss(val)), {}
 
     def preview(self) -> tuple[np.ndarray, np.ndarray]:
         import torch

@@ -139,24 +139,12 @@ class CalibratedTrainer(Trainer):
         return torch.log(error + 1e-8).mean()
 
     def step(self, rng: np.random.Generator) -> float:
-        import torch
-
         picks = rng.integers(0, len(self.pool), self.config.batch_size)
         x, y = self._pairs([self.pool[i] for i in picks], rng, augment=True)
-        self.model.train()
-        self.optimiser.zero_grad()
-        loss = self._loss(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimiser.step()
-        return float(loss.item())
+        return self.optimise(lambda: self._loss(x, y), clip=1.0)
 
     def validate(self) -> tuple[float, dict]:
-        import torch
-
-        self.model.eval()
-        with torch.no_grad():
-            return float(self._loss(*self.val).item()), {}
+        return self.evaluate(lambda: self._loss(*self.val)), {}
 
     def preview(self) -> tuple[np.ndarray, np.ndarray]:
         import torch

@@ -174,19 +174,12 @@ class FramePairTrainer(Trainer):
 
         x, y = self._batch(rng, self.train_rows, self.config.batch_size)
         x, y = augment([x, y], int(rng.integers(4)), bool(rng.integers(2)))
-        self.model.train()
-        self.optimiser.zero_grad()
-        loss = torch.nn.functional.mse_loss(self.model(x), y)
-        loss.backward()
-        self.optimiser.step()
-        return float(loss.item())
+        return self.optimise(lambda: torch.nn.functional.mse_loss(self.model(x), y))
 
     def validate(self) -> tuple[float, dict]:
         import torch
 
-        self.model.eval()
-        with torch.no_grad():
-            return float(torch.nn.functional.mse_loss(self.model(self.val[0]), self.val[1]).item()), {}
+        return self.evaluate(lambda: torch.nn.functional.mse_loss(self.model(self.val[0]), self.val[1])), {}
 
     def preview(self) -> tuple[np.ndarray, np.ndarray]:
         import torch

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -171,7 +172,7 @@ class Tuned:
     best_val: float
 
 
-class Trainer:
+class Trainer(ABC):
     """What a mode provides to :func:`iter_tune`.
 
     Attributes
@@ -192,21 +193,43 @@ class Trainer:
         """Every network whose state is checkpointed, by name (``"model"`` is the saved one)."""
         return {"model": self.model}
 
+    @abstractmethod
     def optimisers(self) -> dict:
         """Every optimiser, by name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def step(self, rng: np.random.Generator) -> float:
         """One training step; returns its loss."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self) -> tuple[float, dict]:
         """Validation loss on the held-out data and any extra figures, without gradients."""
-        raise NotImplementedError
 
+    @abstractmethod
     def preview(self) -> tuple[np.ndarray, np.ndarray]:
         """A validation input frame and the network's output, (y, x) each, for the figure."""
-        raise NotImplementedError
+
+    def optimise(self, loss_of, clip: float | None = None) -> float:
+        """One step of ``self.optimiser`` on the loss ``loss_of()`` computes, the model in
+        training mode (gradient norm clipped to ``clip`` when given); returns the loss."""
+        import torch
+
+        self.model.train()
+        self.optimiser.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.optimiser.step()
+        return float(loss.item())
+
+    def evaluate(self, loss_of) -> float:
+        """The loss ``loss_of()`` computes with the model in evaluation mode, without gradients."""
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            return float(loss_of().item())
 
 
 def run_folder(name: str, folder: str | Path | None = None) -> Path:
