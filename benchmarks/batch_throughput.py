@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="batch-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
     source = scratch / f"long_{args.frames}x{args.size}.tif"
     if not source.exists():
         began = time.perf_counter()

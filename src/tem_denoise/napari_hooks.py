@@ -29,22 +29,27 @@ PLUGIN_NAME = "napari-tem-denoise"
 
 def _readable_file(path: Any) -> bool:
     """True for a str or Path with a supported extension that names a regular file this process
-    may read; False (never an exception) for anything else."""
-    if not isinstance(path, (str, Path)) or io.formats.format_for(path) is None:
+    may read, or for an OME-Zarr folder (``*.zarr``); False (never an exception) for anything else."""
+    if not isinstance(path, (str, Path)):
+        return False
+    store = io.ngff.is_store_name(path)
+    if not store and io.formats.format_for(path) is None:
         return False
     try:
         info = os.stat(path)
-        return stat.S_ISREG(info.st_mode) and os.access(path, os.R_OK)
+        kind = stat.S_ISDIR if store else stat.S_ISREG
+        return kind(info.st_mode) and os.access(path, os.R_OK)
     except (OSError, ValueError):  # ValueError: a NUL byte in the name
         return False
 
 
 def get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerData]] | None:
     """The reader for ``path`` (one path or a list of paths) when every path is a readable
-    regular file with a supported extension, else None so that napari can try another plugin.
+    regular file with a supported extension or an OME-Zarr folder, else None so that napari can
+    try another plugin.
 
-    Folders, FIFOs, devices, missing or unreadable files and unsupported extensions all give
-    None; this function never raises.
+    Other folders, FIFOs, devices, missing or unreadable files and unsupported extensions all
+    give None; this function never raises.
     """
     paths = [path] if isinstance(path, (str, Path)) else path
     if not isinstance(paths, Sequence) or not paths:
@@ -64,14 +69,22 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     return [str(io.write(stack, path))]
 
 
-def reader_patterns() -> list[str]:
-    """The filename patterns this plugin reads (``*.tif``, ``*.emd``...), as in napari.yaml."""
+def file_patterns() -> list[str]:
+    """The filename patterns of the files this plugin reads (``*.tif``, ``*.emd``...)."""
     return [f"*{ext}" for ext in io.EXTENSIONS]
 
 
+def reader_patterns() -> list[str]:
+    """The patterns of the reader in napari.yaml: :func:`file_patterns` and OME-Zarr folders."""
+    return [*file_patterns(), f"*{io.ngff.SUFFIX}"]
+
+
 def prefer_this_reader() -> list[str]:
-    """Make this plugin napari's reader for each of :func:`reader_patterns` that napari's
+    """Make this plugin napari's reader for each of :func:`file_patterns` that napari's
     preferences (``plugins.extension2reader``) do not assign to a reader yet.
+
+    OME-Zarr folders are left to the user's choice: napari's own reader and napari-ome-zarr
+    read them too, and more kinds of them (several channels, several axes) than this plugin.
 
     A pattern the user has assigned (to napari's built-in reader or to any other plugin) is
     left as it is. napari saves its preferences, so the choice lasts; the user changes it in
@@ -83,7 +96,7 @@ def prefer_this_reader() -> list[str]:
         return []
     plugins = get_settings().plugins
     chosen = dict(plugins.extension2reader)
-    added = [pattern for pattern in reader_patterns() if pattern not in chosen]
+    added = [pattern for pattern in file_patterns() if pattern not in chosen]
     if added:
         plugins.extension2reader = {**chosen, **dict.fromkeys(added, PLUGIN_NAME)}
     return added

@@ -11,6 +11,7 @@ import zarr
 
 from tem_denoise import io
 from tem_denoise.batch import BatchJob, zarr_store
+from tem_denoise.io import ngff
 from tem_denoise.batch.inputs import expand_inputs, output_bases
 from tem_denoise.batch.run import MANIFEST, run_batch
 from tem_denoise.batch.units import PLUGIN
@@ -73,7 +74,7 @@ def test_a_stack_split_into_chunks_equals_the_single_process_result(client, tmp_
     records = _run(client, tmp_path, [source], model=model, chunk_frames=5)
     record = records[str(source)]
     assert record.status == "done" and record.units == 5
-    store = zarr_store.read(record.output)
+    store = io.read(record.output)
     assert store.shape == (23, 48, 40) and store.units == ("s", "nm", "nm")
     assert store.scale == pytest.approx((0.05, 0.021, 0.021))
     assert store.provenance["written_by"]["model"] == model
@@ -108,12 +109,12 @@ def test_an_interrupted_run_is_resumed_and_gives_the_full_result(client, tmp_pat
     assert len(done) >= 2
     start, stop = done[0]  # as if this unit had been cut off half-way through writing its frames
     (partial / zarr_store.DONE / f"{start}-{stop}").unlink()
-    zarr.open_array(partial / zarr_store.ARRAY, mode="r+")[start:stop] = 0
+    zarr.open_array(partial / ngff.ARRAY, mode="r+")[start:stop] = 0
 
     resumed = _run(client, tmp_path, [source], model="gaussian-3d", chunk_frames=3)[str(source)]
     assert resumed.status == "done" and resumed.units == 10 and len(done) - 1 <= resumed.resumed_units <= 9
     assert not partial.exists()
-    np.testing.assert_allclose(np.asarray(zarr_store.read(target).data),
+    np.testing.assert_allclose(np.asarray(io.read(target).data),
                                _single_process(tmp_path, source, "gaussian-3d"), rtol=1e-6, atol=1e-5)
 
 
@@ -150,7 +151,37 @@ def test_a_single_image_in_either_format(client, tmp_path, output_format):
     source = io.write(image, tmp_path / "image.tif")
     record = _run(client, tmp_path, [source], model="gaussian-2d", format=output_format)[str(source)]
     assert record.status == "done", record.error
-    result = zarr_store.read(record.output) if output_format == "zarr" else io.read(record.output)
+    result = io.read(record.output)
     assert result.shape == (48, 40) and result.calibration.mean_pixel_size == pytest.approx(0.03, rel=1e-6)
     np.testing.assert_allclose(np.asarray(result.data), _single_process(tmp_path, source, "gaussian-2d"),
                                rtol=1e-6, atol=1e-5)
+
+
+def _lattice(n_frames: int, pixel_size: float = 0.021) -> io.Stack:
+    """Gaussian atom columns every 8 px on a Poisson background."""
+    yy, xx = np.mgrid[:48, :40]
+    columns = sum(np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 4.0) for y in range(4, 48, 8) for x in range(4, 40, 8))
+    rng = np.random.default_rng(1)
+    data = rng.poisson(3.0 + 30.0 * columns, (n_frames, 48, 40)).astype(np.uint16)
+    return io.Stack.from_array(data, pixel_size=pixel_size, frame_interval=0.05, name="lattice", modality="HRTEM")
+
+
+def test_an_ome_zarr_output_opens_in_the_commands_and_is_a_batch_input(client, tmp_path, capsys):
+    source = io.write(_lattice(8), tmp_path / "lattice.tif")
+    store = tmp_path / "out" / "lattice_denoised.ome.zarr"
+    assert _run(client, tmp_path, [source], model="gaussian-3d", format="zarr")[str(source)].output == str(store)
+    capsys.readouterr()
+    assert main(["quality", str(store), str(source)]) == 0
+    assert "uPSNR" in capsys.readouterr().out
+    csv = tmp_path / "atoms.csv"
+    assert main(["atoms", str(store), "-o", str(csv), "--frame", "0", "--min-separation-nm", "0.1"]) == 0
+    header, first = csv.read_text().splitlines()[:2]
+    row = dict(zip(header.split(","), first.split(","), strict=True))
+    assert float(row["y_nm"]) == pytest.approx(float(row["y_px"]) * 0.021, rel=1e-5)
+
+    again = _run(client, tmp_path / "second", [tmp_path / "out"], model="gaussian-2d")
+    assert list(again) == [str(store)]  # the folder's OME-Zarr image, not its files
+    (record,) = again.values()
+    assert record.status == "done" and record.output == str(tmp_path / "second" / "out" / "lattice_denoised_denoised.tif")
+    result = io.read(record.output)
+    assert result.shape == (8, 48, 40) and result.calibration.mean_pixel_size == pytest.approx(0.021, rel=1e-6)

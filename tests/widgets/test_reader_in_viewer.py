@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import zarr
 
 from tem_denoise import io
 
@@ -58,3 +59,23 @@ def test_writer_saves_layer_as_calibrated_tiff(make_napari_viewer, tmp_path, sma
     back = io.read(out)
     assert back.calibration.pixel_size == pytest.approx((0.05,) * 2, rel=1e-6)
     np.testing.assert_array_equal(np.asarray(back.data), small_stack.data)
+
+
+def test_an_ome_zarr_folder_opens_lazily_in_nm(make_napari_viewer, tmp_path, small_stack):
+    from tem_denoise.io import ngff
+    from tem_denoise.napari_hooks import get_reader
+
+    store = tmp_path / "frames_denoised.ome.zarr"
+    ngff.create(store, small_stack, io.provenance(small_stack, model="gaussian-3d"))
+    zarr.open_array(store / ngff.ARRAY, mode="r+")[...] = small_stack.data
+    (tmp_path / "plain").mkdir()
+    assert get_reader(str(tmp_path / "plain")) is None and get_reader(str(store)) is not None
+    viewer = make_napari_viewer(show=True)
+    (layer,) = _open(viewer, store)
+    assert layer.data.shape == (4, 40, 56) and tuple(layer.axis_labels) == ("t", "y", "x")
+    assert [str(u) for u in layer.units] == ["second", "nanometer", "nanometer"]
+    np.testing.assert_allclose(layer.scale, (0.1, 0.05, 0.05), rtol=1e-6)
+    assert layer.metadata["provenance"]["written_by"]["model"] == "gaussian-3d"
+    assert layer.source.reader_plugin == "napari-tem-denoise"
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot[..., :3].max() > 200, "the canvas shows the bright disc"

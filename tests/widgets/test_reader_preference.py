@@ -11,7 +11,7 @@ from qtpy.QtCore import QUrl
 
 from hyperspy_writer import axis, write_hspy
 from tem_denoise import io
-from tem_denoise.napari_hooks import PLUGIN_NAME, reader_patterns
+from tem_denoise.napari_hooks import PLUGIN_NAME, file_patterns
 
 pytestmark = pytest.mark.gui
 
@@ -47,7 +47,7 @@ def test_tif_dropped_or_opened_without_a_plugin_keeps_nm(new_session, tmp_path, 
     viewer = new_session
     path = io.write(small_stack, tmp_path / "frames.tif")
     _use_the_plugin(viewer)
-    assert get_settings().plugins.extension2reader == dict.fromkeys(reader_patterns(), PLUGIN_NAME)
+    assert get_settings().plugins.extension2reader == dict.fromkeys(file_patterns(), PLUGIN_NAME)
 
     (dropped,) = _drop(viewer, path)
     (opened,) = viewer.open(str(path), plugin=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
+from tem_denoise.io import ngff, stem
 from tem_denoise.io.formats import EXTENSIONS, format_for
 from tem_denoise.outputs import OutputError, refuse_inputs
 
@@ -12,16 +13,21 @@ SUFFIXES = {"tiff": ".tif", "zarr": ".ome.zarr"}
 
 
 def _readable(path: Path, output: Path) -> bool:
-    """A visible file of a readable format, not inside the output folder (outputs are not inputs)."""
-    return (path.is_file() and not path.name.startswith(".") and format_for(path) is not None
-            and path.resolve().parent != output.resolve())
+    """A visible file of a readable format or an OME-Zarr folder, not inside the output folder
+    (outputs are not inputs)."""
+    readable = (path.is_file() and format_for(path) is not None) or _is_store(path)
+    return readable and not path.name.startswith(".") and path.resolve().parent != output.resolve()
+
+
+def _is_store(path: Path) -> bool:
+    return path.is_dir() and ngff.is_store_name(path)
 
 
 def _matches(item: str, output: Path) -> list[Path]:
     if any(c in item for c in "*?["):
         return sorted(p for p in map(Path, glob.glob(item, recursive=True)) if _readable(p, output))
     path = Path(item)
-    if path.is_dir():
+    if path.is_dir() and not _is_store(path):
         return sorted(p for p in path.iterdir() if _readable(p, output))
     return [path]
 
@@ -29,9 +35,10 @@ def _matches(item: str, output: Path) -> list[Path]:
 def expand_inputs(inputs: tuple[str, ...] | list[str], output: str | Path) -> list[Path]:
     """The files named by ``inputs``, in order, each once.
 
-    A file is taken as given (a missing or unreadable one is reported with the other results);
-    a folder gives its visible files of a readable format (not its subfolders); a glob pattern
-    (``*``, ``?``, ``[``; ``**`` for subfolders) the readable files it matches. Files in the
+    A file or OME-Zarr folder (``NAME.ome.zarr``) is taken as given (a missing or unreadable one
+    is reported with the other results); a folder gives its visible files of a readable format
+    and OME-Zarr folders (not its other subfolders); a glob pattern (``*``, ``?``, ``[``; ``**``
+    for subfolders) the readable files and OME-Zarr folders it matches. Files in the
     ``output`` folder are left out.
 
     Raises
@@ -44,7 +51,7 @@ def expand_inputs(inputs: tuple[str, ...] | list[str], output: str | Path) -> li
     for item in inputs:
         found = _matches(str(item), output)
         if not found:
-            raise ValueError(f"'{item}' gives no readable file (looked for {', '.join(EXTENSIONS)}); "
+            raise ValueError(f"'{item}' gives no readable file (looked for {', '.join(EXTENSIONS)}, .ome.zarr); "
                              "check the folder or pattern")
         for path in found:
             files.setdefault(path.resolve(), path)
@@ -53,7 +60,7 @@ def expand_inputs(inputs: tuple[str, ...] | list[str], output: str | Path) -> li
 
 def output_base(source: Path, output: Path) -> Path:
     """``OUTPUT/STEM_denoised``: the output's path without its format suffix."""
-    return output / f"{source.stem}_denoised"
+    return output / f"{stem(source)}_denoised"
 
 
 def output_path(base: Path, kind: str) -> Path:

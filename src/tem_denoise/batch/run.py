@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tem_denoise import io
-from tem_denoise.batch import units, zarr_store
+from tem_denoise.batch import units
 from tem_denoise.batch.inputs import output_path
 from tem_denoise.batch.job import BatchJob
 from tem_denoise.outputs import PARTIAL, write_text
@@ -69,17 +69,13 @@ class BatchProgress:
 def complete_output(base: Path, key: dict) -> tuple[Path, dict] | None:
     """The output at ``base`` (TIFF or OME-Zarr) and its provenance when it is complete and was
     made with ``key``'s settings, else None."""
-    tif, store = output_path(base, "tiff"), output_path(base, "zarr")
-    record = None
-    if tif.is_file():
-        with contextlib.suppress(io.ReadError):
-            record = io.read_provenance(tif)
+    for path in (output_path(base, "tiff"), output_path(base, "zarr")):
+        record = None
+        if path.exists():
+            with contextlib.suppress(io.ReadError):
+                record = io.read_provenance(path)
         if record and record.get("batch") == key:
-            return tif, record
-    if store.is_dir():
-        record = zarr_store.read_record(store)
-        if record and record.get("batch") == key:
-            return store, record
+            return path, record
     return None
 
 

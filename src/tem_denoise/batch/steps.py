@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from tem_denoise import io
-from tem_denoise.batch import zarr_store
 from tem_denoise.batch.job import BatchJob
 from tem_denoise.operations.atoms import iter_find_atoms
 from tem_denoise.operations.drift import iter_correct_drift, write_correction
@@ -90,10 +89,6 @@ def complete(base: Path, operation: str, key: dict) -> dict | None:
     return record if all(Path(p).exists() for p in record.get("outputs", [])) else None
 
 
-def _read(path: Path) -> io.Stack:
-    return zarr_store.read(path) if path.is_dir() else io.read(path)
-
-
 def _drift(stack: io.Stack, base: Path, job: BatchJob, key: dict) -> tuple[dict, io.Stack | None]:
     result = run_to_end(iter_correct_drift(stack, job.options_of("drift")))
     tif, csv = write_correction(result, aligned_path(base), batch=key)
@@ -140,7 +135,7 @@ def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict) ->
             done.append(StepDone(operation, "skipped", tuple(found["outputs"]), found.get("summary", "")))
         else:
             if path not in loaded:
-                loaded[path] = _read(path)
+                loaded[path] = io.read(path)
             stack = loaded[path]
             if operation in ("drift", "quality") and not stack.is_stack:
                 done.append(StepDone(operation, NOT_APPLICABLE, (), f"{operation} needs a (t, y, x) stack"))

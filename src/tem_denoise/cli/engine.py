@@ -60,7 +60,7 @@ def _targets(inputs: list[str], output: Path) -> list[Path]:
     elif output.suffix or (output.exists() and not output.is_dir()):
         raise OutputError(f"-o must be a .tif file or a folder, not {output}")
     else:
-        targets = [output / f"{Path(path).stem}_denoised.tif" for path in inputs]
+        targets = [output / f"{io.stem(path)}_denoised.tif" for path in inputs]
     refuse_inputs(targets, inputs)
     if len(set(targets)) < len(targets):
         raise OutputError("several inputs share a file name and would write the same output; "

@@ -25,9 +25,11 @@ from tem_denoise.io.formats import (
     read_signals,
     unreadable,
 )
+from tem_denoise.io import ngff
 from tem_denoise.io.headers import MetadataWarning
 from tem_denoise.io.stack import ReadError, Stack
-from tem_denoise.io.tiff import read_provenance, write_tiff
+from tem_denoise.io import tiff
+from tem_denoise.io.tiff import write_tiff
 from tem_denoise.outputs import OutputError, atomic_path, refuse_inputs
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "read",
     "read_all",
     "read_provenance",
+    "stem",
     "write",
 ]
 
@@ -57,7 +60,8 @@ class NonFinitePixelsWarning(UserWarning):
 
 
 def read_all(path: str | Path) -> list[Stack]:
-    """Every image and image stack in ``path``, in file order.
+    """Every image and image stack in ``path``, in file order; the image of an OME-Zarr folder
+    (``NAME.ome.zarr``, see :mod:`tem_denoise.io.ngff`).
 
     Datasets that are not images (spectra, spectrum images, 4D data, complex data) are left
     out with a :class:`SkippedDatasetWarning`; if nothing is left, :class:`ReadError` says
@@ -70,11 +74,15 @@ def read_all(path: str | Path) -> list[Stack]:
     Metadata that cannot be parsed is ignored with a :class:`MetadataWarning`.
     """
     path = Path(path)
+    if ngff.is_store_name(path):
+        stack = ngff.read(path)
+        _warn_non_finite(stack, path, "OME-Zarr")
+        return [stack]
     fmt = format_for(path)
     if fmt is None:
         raise ReadError(
             f"'{path}' has an unsupported extension '{path.suffix}'. Supported: "
-            + ", ".join(EXTENSIONS)
+            + ", ".join([*EXTENSIONS, ".ome.zarr (folder)"])
         )
     stacks, skipped = [], []
     for signal in read_signals(path, fmt):
@@ -94,11 +102,14 @@ def read_all(path: str | Path) -> list[Stack]:
     return stacks
 
 
-def _warn_non_finite(stack: Stack, path: Path, fmt: Format) -> None:
+def _warn_non_finite(stack: Stack, path: Path, fmt: Format | str) -> None:
     """Warn when the image (or, for a stack, its first frame) holds NaN or Inf pixels."""
     try:
         first = stack.frame(0)
     except Exception as exc:
+        if isinstance(fmt, str):
+            raise ReadError(f"Could not read the first frame of '{path}' ({type(exc).__name__}: {exc}); "
+                            f"the {fmt} data may be incomplete or damaged.") from exc
         raise unreadable(path, fmt, exc) from exc
     count = int(np.count_nonzero(~np.isfinite(first)))
     if count:
@@ -115,6 +126,19 @@ def _warn_non_finite(stack: Stack, path: Path, fmt: Format) -> None:
 def read(path: str | Path) -> Stack:
     """The first image or image stack in ``path`` (see :func:`read_all`)."""
     return read_all(path)[0]
+
+
+def read_provenance(path: str | Path) -> dict | None:
+    """The provenance record tem_denoise wrote into ``path`` (a TIFF or an OME-Zarr folder), or
+    None when it has none (or, in a TIFF, a damaged one, with a :class:`MetadataWarning`). Raises
+    :class:`ReadError` for a path that is not a readable TIFF or zarr store."""
+    return ngff.read_provenance(path) if ngff.is_store_name(path) else tiff.read_provenance(path)
+
+
+def stem(path: str | Path) -> str:
+    """The file name of ``path`` without its format suffix (``NAME`` for ``NAME.tif`` and
+    ``NAME.ome.zarr``): the base of output names."""
+    return ngff.stem(path)
 
 
 def provenance(stack: Stack, **extra: object) -> dict:
