@@ -11,11 +11,11 @@ import zarr
 
 from tem_denoise import io
 from tem_denoise.batch import BatchJob, zarr_store
-from tem_denoise.io import ngff
 from tem_denoise.batch.inputs import expand_inputs, output_bases
 from tem_denoise.batch.run import MANIFEST, run_batch
 from tem_denoise.batch.units import PLUGIN
 from tem_denoise.cli import main
+from tem_denoise.io import ngff
 
 
 def _stack(n_frames: int, seed: int, shape=(48, 40)) -> io.Stack:
@@ -182,6 +182,7 @@ def test_an_ome_zarr_output_opens_in_the_commands_and_is_a_batch_input(client, t
     again = _run(client, tmp_path / "second", [tmp_path / "out"], model="gaussian-2d")
     assert list(again) == [str(store)]  # the folder's OME-Zarr image, not its files
     (record,) = again.values()
-    assert record.status == "done" and record.output == str(tmp_path / "second" / "out" / "lattice_denoised_denoised.tif")
+    assert record.status == "done"
+    assert record.output == str(tmp_path / "second" / "out" / "lattice_denoised_denoised.tif")
     result = io.read(record.output)
     assert result.shape == (8, 48, 40) and result.calibration.mean_pixel_size == pytest.approx(0.021, rel=1e-6)

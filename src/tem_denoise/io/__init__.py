@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tem_denoise.io import ngff, tiff
 from tem_denoise.io.calibration import Calibration
 from tem_denoise.io.formats import (
     EXTENSIONS,
@@ -25,10 +26,8 @@ from tem_denoise.io.formats import (
     read_signals,
     unreadable,
 )
-from tem_denoise.io import ngff
 from tem_denoise.io.headers import MetadataWarning
 from tem_denoise.io.stack import ReadError, Stack
-from tem_denoise.io import tiff
 from tem_denoise.io.tiff import write_tiff
 from tem_denoise.outputs import OutputError, atomic_path, refuse_inputs
 
