@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ import pytest
 from tem_denoise import io
 from tem_denoise.analysis import read_csv
 from tem_denoise.batch import BatchJob
-from tem_denoise.batch.run import MANIFEST
+from tem_denoise.batch.inputs import expand_inputs, output_bases
+from tem_denoise.batch.run import MANIFEST, run_batch
 from tem_denoise.cli import main
+from tem_denoise.cli.batch import progress_text
 from tem_denoise.operations.drift import shifts_path
 from tem_denoise.physics import sample_hrtem_series
 
@@ -75,6 +78,21 @@ def test_drift_atoms_and_quality_follow_denoising_and_a_rerun_skips_them(client,
     assert _batch(client, folder, out, *then[:-2]) == 1  # drift changed: atoms on it are redone too
     printed = capsys.readouterr().out
     assert "then drift: done 2" in printed and "then atoms: done 2" in printed and "then quality: skipped 2" in printed
+
+
+def test_the_progress_says_which_step_of_which_file_runs_and_how_many_are_done(client, folder, tmp_path):
+    job = BatchJob(inputs=(str(folder / "movie0.tif"), str(folder / "corrupt.tif")), output=str(tmp_path / "out"),
+                   model="gaussian-3d", then=("drift", "atoms"), atoms={"min_separation_nm": 0.15})
+    files = expand_inputs(job.inputs, job.output)
+    states = []
+    run_batch(client, job, files, output_bases(files, job.output), on_progress=states.append)
+    running = [text for state in states for text in state.running]
+    assert any(re.fullmatch(r"(drift|atoms) of movie0\.tif: [1-5]/5", text) for text in running), running
+    done = [state.steps_done for state in states]
+    assert done == sorted(done) and done[-1] == states[-1].steps_total == 2  # the corrupt file has none
+    assert states[-1].running == () and states[-1].files_done == 2
+    line = progress_text(next(state for state in states if state.running))
+    assert re.search(r"; then [01]/2 steps done, (drift|atoms) of movie0\.tif: [1-5]/5$", line), line
 
 
 def test_an_option_of_an_operation_that_is_not_run_is_refused(folder, tmp_path):

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -56,7 +58,10 @@ class Record:
 class BatchProgress:
     """Where a run stands: files finished (done, skipped or failed) of all, frames denoised in
     this run of those known so far (``frames_total`` is None until every file is planned),
-    frames per second and the estimated seconds left."""
+    denoising's frames per second and the estimated seconds of denoising left (None when unknown or
+    none are left); with ``--then``,
+    the steps finished (done, skipped or not applicable) of all and the steps running now,
+    e.g. ``("atoms of movie.tif: 7/16",)``."""
 
     files_done: int
     files_total: int
@@ -64,6 +69,9 @@ class BatchProgress:
     frames_total: int | None
     rate: float
     eta_s: float | None
+    steps_done: int = 0
+    steps_total: int = 0
+    running: tuple[str, ...] = ()
 
 
 def complete_output(base: Path, key: dict) -> tuple[Path, dict] | None:
@@ -116,6 +124,12 @@ class _Tracker:
         self.frames_todo = 0
         self.file_frames: dict[str, list[int]] = {}
         self.first_unit: float | None = None
+        self.last_unit: float | None = None
+        self.topic = f"tem-denoise-steps-{uuid.uuid4().hex}"
+        self.lock = threading.Lock()
+        self.changed = threading.Event()  # a step reported progress
+        self.steps_over: dict[str, int] = {}
+        self.step_now: dict[str, str] = {}  # source -> what its running step is doing
 
     def submit(self, kind: str, source: str, function, *args, priority: int = 0) -> None:
         future = self.client.submit(function, *args, pure=False, priority=priority)
@@ -128,7 +142,29 @@ class _Tracker:
 
     def then(self, source: str, output: str, base: Path) -> None:
         """Run the operations after denoising on ``output`` (the file is finished when they are)."""
-        self.submit("then", source, units.run_then, source, output, str(base), self.job, self.key, priority=5)
+        self.submit("then", source, units.run_then, source, output, str(base), self.job, self.key, self.topic,
+                    priority=5)
+
+    def on_step_event(self, event: tuple[float, dict]) -> None:
+        """A step's progress, sent by :func:`~tem_denoise.batch.units.step_reporter` (called in the
+        client's event loop; the main thread prints it)."""
+        message = event[1]
+        source = message.get("source")
+        if source not in self.records:
+            return
+        with self.lock:
+            record = self.records[source]
+            if record.steps or record.status == "failed":  # a late event of a finished file
+                return
+            if "status" in message:
+                self.steps_over[source] = self.steps_over.get(source, 0) + 1
+                self.step_now.pop(source, None)
+            else:
+                phase = message.get("phase") or message["operation"]
+                phase = f" {phase}" if phase != message["operation"] else ""
+                self.step_now[source] = (f"{message['operation']} of {Path(source).name}:{phase} "
+                                         f"{message['done']}/{message['total']}")
+        self.changed.set()
 
     def handle(self, future) -> bool:
         """Process one finished future; True when it finished a file."""
@@ -147,10 +183,14 @@ class _Tracker:
             return self._start(record, result)
         record.seconds += result.seconds
         if kind == "then":
-            record.steps = {s.operation: {"status": s.status, "outputs": list(s.outputs), "summary": s.summary}
-                            for s in result.steps}
+            with self.lock:
+                record.steps = {s.operation: {"status": s.status, "outputs": list(s.outputs), "summary": s.summary}
+                                for s in result.steps}
+                self.steps_over[source] = len(result.steps)
+                self.step_now.pop(source, None)
             return True
         self.frames_done += result.frames
+        self.last_unit = time.perf_counter()
         self.file_frames[source][1] += result.frames
         if result.output is None:
             self.left[source] -= 1
@@ -170,7 +210,10 @@ class _Tracker:
             if source == record.input:
                 future.cancel()
                 del self.kind[future]
-        record.status, record.error = "failed", failure.error
+        with self.lock:
+            record.status, record.error = "failed", failure.error
+            self.step_now.pop(record.input, None)
+            self.steps_over.pop(record.input, None)
         todo, done = self.file_frames.pop(record.input, (0, 0))
         self.frames_todo -= todo - done
         return True
@@ -198,12 +241,26 @@ class _Tracker:
 
     def progress(self, files_done: int) -> BatchProgress:
         waiting = any(r.status == "pending" and s not in self.plans for s, r in self.records.items())
-        elapsed = time.perf_counter() - self.first_unit if self.first_unit else 0.0
+        elapsed = self.last_unit - self.first_unit if self.first_unit and self.last_unit else 0.0
         rate = self.frames_done / elapsed if elapsed > 0 else 0.0
         total = None if waiting else self.frames_todo
-        eta = (total - self.frames_done) / rate if total is not None and rate > 0 else None
+        left = total - self.frames_done if total is not None else None
+        eta = left / rate if left and rate > 0 else None
+        with self.lock:
+            steps_done = sum(self.steps_over.values())
+            running = tuple(self.step_now.values())
+        failed = sum(r.status == "failed" for r in self.records.values())
         return BatchProgress(files_done, len(self.records), self.frames_done, total, rate,
-                             max(0.0, eta) if eta is not None else None)
+                             max(0.0, eta) if eta is not None else None,
+                             steps_done, len(self.job.then) * (len(self.records) - failed), running)
+
+    def wait(self) -> bool:
+        """Wait for a finished unit (True) or a step's progress (False), whichever comes first."""
+        while not self.pending.has_ready():
+            if self.changed.wait(0.1):
+                self.changed.clear()
+                return False
+        return True
 
 
 def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
@@ -212,8 +269,10 @@ def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
     ``client``'s cluster; returns one :class:`Record` per file, in input order.
 
     Outputs that are complete with the same settings are skipped; an OME-Zarr store an
-    interrupted run left is resumed. ``on_progress`` is called after every finished unit. The manifest is written to
-    ``job.output`` after every file and when the run ends, also when it is interrupted.
+    interrupted run left is resumed. ``on_progress`` is called after every finished unit and
+    whenever a step after denoising reports progress (at most twice a second per step). The
+    manifest is written to ``job.output`` after every file and when the run ends, also when it is
+    interrupted.
     """
     started = time.time()
     key = job.key()
@@ -238,14 +297,18 @@ def run_batch(client, job: BatchJob, files: list[Path], bases: list[Path],
     remove_partials([base for _, base in todo])
     for path, base in todo:
         tracker.plan(str(path), base)
+    if job.then:
+        client.subscribe_topic(tracker.topic, tracker.on_step_event)
     try:
-        for future in tracker.pending:
-            if tracker.handle(future):
+        while not tracker.pending.is_empty():
+            if tracker.wait() and tracker.handle(next(tracker.pending)):
                 finished += 1
                 write_manifest(manifest, job, list(records.values()), started)
             if on_progress is not None:
                 on_progress(tracker.progress(finished))
     finally:
+        if job.then:
+            client.unsubscribe_topic(tracker.topic)
         client.cancel(list(tracker.kind))
         for record in records.values():
             if record.status == "pending":

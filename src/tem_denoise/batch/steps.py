@@ -19,6 +19,7 @@ redone when anything before it changed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from tem_denoise.operations.atoms import iter_find_atoms
 from tem_denoise.operations.drift import iter_correct_drift, write_correction
 from tem_denoise.operations.quality import iter_quality
 from tem_denoise.outputs import write_text
-from tem_denoise.progress import run_to_end
+from tem_denoise.progress import Progress, run_to_end
 
 NOT_APPLICABLE = "not applicable"
 
@@ -43,6 +44,11 @@ class StepDone:
     status: str
     outputs: tuple[str, ...] = ()
     summary: str = ""
+
+
+StepReport = Callable[[str, "Progress | StepDone"], None]
+"""Called with a step's name and each Progress of its operation, then with its StepDone."""
+OnStep = Callable[[Progress], None] | None
 
 
 def aligned_path(base: Path) -> Path:
@@ -89,59 +95,69 @@ def complete(base: Path, operation: str, key: dict) -> dict | None:
     return record if all(Path(p).exists() for p in record.get("outputs", [])) else None
 
 
-def _drift(stack: io.Stack, base: Path, job: BatchJob, key: dict) -> tuple[dict, io.Stack | None]:
-    result = run_to_end(iter_correct_drift(stack, job.options_of("drift")))
+def _drift(stack: io.Stack, base: Path, job: BatchJob, key: dict, on_step: OnStep
+           ) -> tuple[dict, io.Stack | None]:
+    result = run_to_end(iter_correct_drift(stack, job.options_of("drift")), on_step)
     tif, csv = write_correction(result, aligned_path(base), batch=key)
     return {"outputs": [str(tif), str(csv)], "summary": result.summary()}, result.stack
 
 
-def _atoms(stack: io.Stack, base: Path, job: BatchJob) -> dict:
-    atoms = run_to_end(iter_find_atoms(stack, job.options_of("atoms")))
+def _atoms(stack: io.Stack, base: Path, job: BatchJob, on_step: OnStep) -> dict:
+    atoms = run_to_end(iter_find_atoms(stack, job.options_of("atoms")), on_step)
     path = atoms_path(base)
     atoms.write_csv(path)
     return {"outputs": [str(path)], "summary": atoms.summary(), "found_in": stack.name, "provenance": atoms.step}
 
 
-def _quality(raw: io.Stack, denoised: io.Stack, job: BatchJob) -> dict:
-    (scores,) = run_to_end(iter_quality(raw, [denoised], job.options_of("quality")))
+def _quality(raw: io.Stack, denoised: io.Stack, job: BatchJob, on_step: OnStep) -> dict:
+    (scores,) = run_to_end(iter_quality(raw, [denoised], job.options_of("quality")), on_step)
     row = {name: value for name, value in scores.row().items() if name != "layer"}
     return {"outputs": [], "summary": scores.summary(), "scores": row, "frames": len(scores.umse.frames)}
 
 
-def _run_step(operation: str, stack: io.Stack, source: str, base: Path, job: BatchJob, key: dict
-              ) -> tuple[dict, io.Stack | None]:
+def _run_step(operation: str, stack: io.Stack, source: str, base: Path, job: BatchJob, key: dict,
+              on_step: OnStep) -> tuple[dict, io.Stack | None]:
     """Run one step on ``stack``; its record and, for drift, the corrected stack."""
     if operation == "drift":
-        return _drift(stack, base, job, key)
+        return _drift(stack, base, job, key, on_step)
     if operation == "atoms":
-        return _atoms(stack, base, job), None
-    return _quality(io.read(source), stack, job), None
+        return _atoms(stack, base, job, on_step), None
+    return _quality(io.read(source), stack, job, on_step), None
 
 
-def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict) -> list[StepDone]:
+def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict,
+              report: StepReport | None = None) -> list[StepDone]:
     """Run ``job.then`` in order on ``output``, the denoised output of ``source`` made with ``key``.
 
-    Complete steps are skipped; the others write their outputs, then their record. Raises what
-    the operation raises (ValueError with a one-line message for data it cannot handle).
+    Complete steps are skipped; the others write their outputs, then their record. ``report``
+    is called with each step's name and every :class:`~tem_denoise.progress.Progress` its
+    operation yields, then with its :class:`StepDone`. Raises what the operation raises
+    (ValueError with a one-line message for data it cannot handle).
     """
+    def finished(step: StepDone) -> None:
+        done.append(step)
+        if report is not None:
+            report(step.operation, step)
+
     loaded: dict[Path, io.Stack] = {}
     image_path, image_key = Path(output), key  # what drift and atoms run on
-    done = []
+    done: list[StepDone] = []
     for operation in job.then:
         path, on = (Path(output), key) if operation == "quality" else (image_path, image_key)
         step_key = {"operation": operation, "options": asdict(job.options_of(operation)), "on": on}
         found = complete(base, operation, step_key)
         if found is not None:
-            done.append(StepDone(operation, "skipped", tuple(found["outputs"]), found.get("summary", "")))
+            finished(StepDone(operation, "skipped", tuple(found["outputs"]), found.get("summary", "")))
         else:
             if path not in loaded:
                 loaded[path] = io.read(path)
             stack = loaded[path]
             if operation in ("drift", "quality") and not stack.is_stack:
-                done.append(StepDone(operation, NOT_APPLICABLE, (), f"{operation} needs a (t, y, x) stack"))
+                finished(StepDone(operation, NOT_APPLICABLE, (), f"{operation} needs a (t, y, x) stack"))
                 continue
+            on_step = (lambda step, op=operation: report(op, step)) if report is not None else None
             try:
-                record, corrected = _run_step(operation, stack, source, base, job, step_key)
+                record, corrected = _run_step(operation, stack, source, base, job, step_key, on_step)
             except (ValueError, OSError) as exc:
                 raise ValueError(f"{operation} of '{path.name}': {exc}") from exc
             if corrected is not None:
@@ -150,7 +166,7 @@ def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict) ->
             record = {"operation": operation, "input": source, "image": str(path), "batch": step_key,
                       **record, "outputs": [*record["outputs"], str(record_file)]}
             write_text(record_file, json.dumps(record, indent=1, default=_json) + "\n")
-            done.append(StepDone(operation, "done", tuple(record["outputs"]), record["summary"]))
+            finished(StepDone(operation, "done", tuple(record["outputs"]), record["summary"]))
         if operation == "drift":
             image_path, image_key = aligned_path(base), step_key
     return done

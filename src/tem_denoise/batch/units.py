@@ -29,7 +29,7 @@ from tem_denoise.batch import steps, zarr_store
 from tem_denoise.batch.inputs import output_path
 from tem_denoise.batch.job import BatchJob
 from tem_denoise.operations.denoise import denoised_name, fit_adapter, iter_denoise, model_name, with_modality
-from tem_denoise.progress import run_to_end
+from tem_denoise.progress import Progress, run_to_end
 
 PLUGIN = "tem-denoise-models"
 CHUNK_BYTES = 256 << 20
@@ -346,9 +346,36 @@ def finish_store(plan: FilePlan) -> UnitDone:
 
 
 @reported
-def run_then(source: str, output: str, base: str, job: BatchJob, key: dict) -> StepsDone:
+def run_then(source: str, output: str, base: str, job: BatchJob, key: dict, topic: str | None = None
+             ) -> StepsDone:
     """Run the job's operations after denoising (drift, atoms, quality) on ``output``, the
-    denoised output of ``source`` (see :func:`~tem_denoise.batch.steps.run_steps`)."""
+    denoised output of ``source`` (see :func:`~tem_denoise.batch.steps.run_steps`); their
+    progress goes to the client as dask events on ``topic`` (see :func:`step_reporter`)."""
     start = time.perf_counter()
-    done = steps.run_steps(source, output, Path(base), job, key)
+    report = step_reporter(topic, source) if topic else None
+    done = steps.run_steps(source, output, Path(base), job, key, report)
     return StepsDone(source, tuple(done), time.perf_counter() - start)
+
+
+def step_reporter(topic: str, source: str, every_s: float = 0.5) -> steps.StepReport:
+    """A :data:`~tem_denoise.batch.steps.StepReport` that logs the step's progress as dask events
+    (``Worker.log_event``) on ``topic``: ``{"source", "operation", "phase", "done", "total"}`` when a step
+    starts and then at most every ``every_s`` seconds, and ``{"source", "operation", "status"}``
+    when it is over. The client subscribes to the topic (``Client.subscribe_topic``)."""
+    worker = get_worker()
+    last_operation, last_time = "", 0.0
+
+    def report(operation: str, step: Progress | steps.StepDone) -> None:
+        nonlocal last_operation, last_time
+        now = time.monotonic()
+        if isinstance(step, steps.StepDone):
+            message: dict[str, Any] = {"source": source, "operation": operation, "status": step.status}
+        elif operation != last_operation or now - last_time >= every_s:
+            message = {"source": source, "operation": operation, "phase": step.message, "done": step.done,
+                       "total": step.total}
+        else:
+            return
+        last_operation, last_time = operation, now
+        worker.log_event(topic, message)
+
+    return report

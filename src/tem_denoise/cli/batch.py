@@ -47,12 +47,31 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-def _progress_line(state) -> None:
+def progress_text(state) -> str:
+    """One line for a :class:`~tem_denoise.batch.run.BatchProgress`: files, frames, rate and time
+    left of denoising; with ``--then``, the steps finished and the one running (with its count)."""
     frames = f"{state.frames_done}/{state.frames_total}" if state.frames_total is not None else f"{state.frames_done}"
     eta = f", about {_duration(state.eta_s)} left" if state.eta_s is not None else ""
-    sys.stderr.write(f"\r  files {state.files_done}/{state.files_total}, frames {frames}, "
-                     f"{state.rate:.1f} frames/s{eta}" + " " * 8)
-    sys.stderr.flush()
+    text = f"files {state.files_done}/{state.files_total}, frames {frames}, {state.rate:.1f} frames/s{eta}"
+    if state.steps_total:
+        text += f"; then {state.steps_done}/{state.steps_total} steps done"
+        if state.running:
+            more = f" (+{len(state.running) - 1} more running)" if len(state.running) > 1 else ""
+            text += f", {state.running[0]}{more}"
+    return text
+
+
+class _ProgressLine:
+    """Rewrites one line of the terminal (stderr) with each progress state."""
+
+    def __init__(self) -> None:
+        self.width = 0
+
+    def __call__(self, state) -> None:
+        text = "  " + progress_text(state)
+        sys.stderr.write("\r" + text.ljust(self.width))
+        sys.stderr.flush()
+        self.width = len(text)
 
 
 def _summary(records, manifest: Path) -> int:
@@ -92,7 +111,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         with open_client(job) as client:
             workers = len(client.scheduler_info().get("workers", {}))
             print(f"dask dashboard: {client.dashboard_link}  ({workers} worker(s) now; Ctrl-C stops the cluster)")
-            records = run_batch(client, job, files, bases, on_progress=_progress_line)
+            records = run_batch(client, job, files, bases, on_progress=_ProgressLine())
             sys.stderr.write("\n")
     except KeyboardInterrupt:
         remove_partials(bases)
