@@ -13,11 +13,13 @@ Usage::
     python benchmarks/batch_throughput.py                         # 2000 x 1024^2, gaussian-2d
     python benchmarks/batch_throughput.py --frames 400 --model wcid-2d --json results/batch.json
     python benchmarks/batch_throughput.py --device cuda --model wcid-2d --workers 1 2
+    python benchmarks/batch_throughput.py --frames 2000 --stop-after 128   # memory of a long stack, quickly
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -37,20 +39,18 @@ from tem_denoise.batch.run import run_batch
 
 
 def write_stack(path: Path, frames: int, size: int) -> Path:
-    """A ``(frames, size, size)`` uint16 stack of Poisson counts (mean 5), made in a scratch
-    memory-mapped file (not in memory) and written as calibrated TIFF."""
-    rng = np.random.default_rng(0)
-    scratch = path.with_suffix(".u16")
-    data = np.memmap(scratch, dtype=np.uint16, mode="w+", shape=(frames, size, size))
-    for start in range(0, frames, 64):
-        stop = min(frames, start + 64)
-        data[start:stop] = rng.poisson(5.0, (stop - start, size, size))
-    try:
-        return io.write(io.Stack.from_array(data, pixel_size=0.02, frame_interval=0.01, name="long",
-                                            modality="HRTEM"), path)
-    finally:
-        del data
-        scratch.unlink()
+    """A ``(frames, size, size)`` uint16 stack of Poisson counts (mean 5) written as calibrated
+    TIFF frame by frame: a lazy dask array makes each frame when the writer asks for it, so only
+    one frame is ever in memory."""
+    import dask.array as da
+
+    def frame(block_info=None):
+        index = block_info[None]["chunk-location"][0]
+        return np.random.default_rng(index).poisson(5.0, (1, size, size)).astype(np.uint16)
+
+    data = da.map_blocks(frame, chunks=((1,) * frames, (size,), (size,)), dtype=np.uint16)
+    return io.write(io.Stack.from_array(data, pixel_size=0.02, frame_interval=0.01, name="long",
+                                        modality="HRTEM"), path)
 
 
 def peak_rss_mib() -> float:
@@ -74,8 +74,18 @@ def warm_up() -> None:
     import tem_denoise.engine  # noqa: F401
 
 
-def run(source: Path, output: Path, model: str, device: str, workers: int, chunk: int | None) -> dict:
-    """One batch run on a fresh cluster of ``workers`` local worker processes."""
+def _stop_after(frames: int | None):
+    """An ``on_progress`` that interrupts the run once ``frames`` frames are denoised (None: never)."""
+    def check(state) -> None:
+        if frames is not None and state.frames_done >= frames:
+            raise KeyboardInterrupt
+    return check
+
+
+def run(source: Path, output: Path, model: str, device: str, workers: int, chunk: int | None,
+        stop_after: int | None = None) -> dict:
+    """One batch run on a fresh cluster of ``workers`` local worker processes (stopped once
+    ``stop_after`` frames are denoised, when given)."""
     shutil.rmtree(output, ignore_errors=True)
     job = BatchJob(inputs=(str(source),), output=str(output), model=model, device=device, workers=workers,
                    format="zarr", chunk_frames=chunk)
@@ -83,15 +93,24 @@ def run(source: Path, output: Path, model: str, device: str, workers: int, chunk
     with open_client(job, dashboard=None) as client:
         client.wait_for_workers(workers)
         client.run(warm_up)
+        states = []
+        check = _stop_after(stop_after)
+
+        def follow(state) -> None:
+            states.append(state)
+            check(state)
+
         start = time.perf_counter()
-        records = run_batch(client, job, files, output_bases(files, job.output))
+        with contextlib.suppress(KeyboardInterrupt):
+            records = run_batch(client, job, files, output_bases(files, job.output), on_progress=follow)
         seconds = time.perf_counter() - start
         peaks = sorted(client.run(peak_rss_mib).values())
-    record = records[0]
-    if record.status != "done":
-        raise SystemExit(f"the batch failed: {record.error}")
-    return {"workers": workers, "frames": record.frames, "units": record.units, "seconds": round(seconds, 2),
-            "frames_per_s": round(record.frames / seconds, 2), "peak_rss_mib_per_worker": [round(p) for p in peaks]}
+    frames = states[-1].frames_done if states else 0
+    if stop_after is None and records[0].status != "done":
+        raise SystemExit(f"the batch failed: {records[0].error}")
+    return {"workers": workers, "stack_frames": states[-1].frames_total if states else None, "frames": frames,
+            "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 2),
+            "peak_rss_mib_per_worker": [round(p) for p in peaks]}
 
 
 def main() -> None:
@@ -102,6 +121,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or auto/cuda (workers share the GPUs round robin)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--chunk-frames", type=int, help="frames per unit (default: the batch's, ~256 MiB)")
+    parser.add_argument("--stop-after", type=int, metavar="FRAMES",
+                        help="stop each run once this many frames are denoised (a long stack's memory and rate "
+                             "without denoising all of it)")
     parser.add_argument("--scratch", help="folder for the stack and outputs (default: a temporary one)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -112,21 +134,22 @@ def main() -> None:
         began = time.perf_counter()
         write_stack(source, args.frames, args.size)
         print(f"wrote {source} ({source.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - began:.0f} s")
-    results = [run(source, scratch / f"out_{n}", args.model, args.device, n, args.chunk_frames)
+    results = [run(source, scratch / f"out_{n}", args.model, args.device, n, args.chunk_frames, args.stop_after)
                for n in args.workers]
     print(f"{args.model} on {args.device}, {args.frames} x {args.size}^2 uint16 -> OME-Zarr float32, "
           f"{cpu_count()} cores "
           f"({platform.processor() or platform.machine()}); load average {os.getloadavg()[1]:.1f} over the last 5 min "
           "(other processes on this machine slow the runs down)")
-    print("| workers | units | seconds | frames/s | speed-up | peak RSS per worker (MiB) |")
+    print("| workers | frames denoised | seconds | frames/s | speed-up | peak RSS per worker (MiB) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for result in results:
         speedup = result["frames_per_s"] / results[0]["frames_per_s"]
-        print(f"| {result['workers']} | {result['units']} | {result['seconds']} | {result['frames_per_s']} | "
-              f"{speedup:.2f}x | {', '.join(map(str, result['peak_rss_mib_per_worker']))} |")
+        print(f"| {result['workers']} | {result['frames']} of {args.frames} | {result['seconds']} | "
+              f"{result['frames_per_s']} | {speedup:.2f}x | {', '.join(map(str, result['peak_rss_mib_per_worker']))} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "device": args.device, "size": args.size,
-                                               "cores": cpu_count(),
+                                               "frames": args.frames, "stop_after": args.stop_after,
+                                               "cores": cpu_count(), "load_average_5min": os.getloadavg()[1],
                                                "results": results}, indent=1) + "\n")
     if not args.scratch:
         shutil.rmtree(scratch)
