@@ -58,7 +58,7 @@ class SamplingWarning(UserWarning):
 
 
 class DoseWarning(UserWarning):
-    """A restoration model runs on frames less noisy than any it was trained on."""
+    """A restoration model runs on frames less noisy, or noisier, than any it was trained on."""
 
 
 def checked_sampling(card: ModelCard, pixel_size_nm: float | None, stack=None) -> float:
@@ -201,6 +201,8 @@ class Denoiser:
         self.eta_s: float | None = None
         self._last_run: dict[str, Any] = {}
         self._alphas: list[float] = []
+        self._beam_doses: list[float] = []
+        self._low_dose_warned = False
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -382,7 +384,7 @@ class Denoiser:
         batch = self._batch_size(grid)
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
-        self._alphas = []
+        self._alphas, self._beam_doses, self._low_dose_warned = [], [], False
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
@@ -423,7 +425,7 @@ class Denoiser:
             "tile": tile or 0, "overlap": overlap if tile else 0, "batch_size": batch,
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
-            **self._discrepancy_record(),
+            **self._discrepancy_record(), **self._dose_record(),
         }
         yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
@@ -495,15 +497,34 @@ class Denoiser:
             return restored
         outputs = []
         for frame, out in zip(frames, restored):
+            self._check_low_dose(frame, adapter.level)
             if discrepancy.applies_to(adapter.level) or self._above_trained_dose(frame, adapter.level):
                 out, alpha = discrepancy.limit_to_noise(frame, out, adapter.level)
                 self._alphas.append(alpha)
             outputs.append(out)
         return np.stack(outputs)
 
+    def _trained_doses(self) -> list | None:
+        """The card's training dose range (e-/px at the beam's level), None when it states none."""
+        return (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
+
+    def _check_low_dose(self, frame: np.ndarray, level) -> None:
+        """Record ``frame``'s beam dose; warn once per run when it is below the card's range."""
+        dose = discrepancy.beam_dose(frame, level)
+        if dose is None:
+            return
+        self._beam_doses.append(dose)
+        dose_range = self._trained_doses()
+        if dose_range and dose < dose_range[0] and not self._low_dose_warned:
+            self._low_dose_warned = True
+            warnings.warn(f"{self.card.name} was trained on doses from {dose_range[0]:g} e-/px at the beam's level; "
+                          f"this frame holds about {dose:.2g} e-/px there. Below its training range the network may "
+                          "smooth away faint detail or invent some: compare with a Gaussian filter, or sum frames "
+                          "before denoising.", DoseWarning, stacklevel=4)
+
     def _above_trained_dose(self, frame: np.ndarray, level) -> bool:
         """True (with one warning per run) when ``frame``'s effective dose exceeds the card's."""
-        dose_range = (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
+        dose_range = self._trained_doses()
         dose = discrepancy.effective_dose(frame, level)
         if not dose_range or dose is None or dose <= dose_range[1]:
             return False
@@ -513,6 +534,13 @@ class Denoiser:
                           "(discrepancy principle); a Gaussian filter may do as well at this dose.",
                           DoseWarning, stacklevel=4)
         return True
+
+    def _dose_record(self) -> dict:
+        """Provenance of the frames' dose at the beam's level against the card's training range."""
+        if not self._beam_doses:
+            return {}
+        return {"dose": {"beam_e_per_px_median": float(f"{np.median(self._beam_doses):.3g}"),
+                         "trained_e_per_px": self._trained_doses()}}
 
     def _discrepancy_record(self) -> dict:
         """Provenance of the discrepancy step: how much of the network's change was kept."""
