@@ -97,3 +97,11 @@ def test_what_is_not_one_image_is_refused_in_one_line(tmp_path, make, message):
 def test_stem_drops_the_format_suffix():
     assert [io.stem(p) for p in ("a/m.ome.zarr", "m.zarr", "m.OME.ZARR", "m.tif", "m.v2.tif")] == [
         "m", "m", "m", "m", "m.v2"]
+
+
+def test_a_store_whose_array_differs_from_its_recorded_shape_is_refused(tmp_path, small_stack):
+    path = _store(tmp_path / "frames.ome.zarr", small_stack)
+    group = zarr.open_group(path, mode="r+")
+    group.attrs[ngff.PROVENANCE_KEY] = {**group.attrs[ngff.PROVENANCE_KEY], "shape": [9, 40, 56]}
+    with pytest.raises(io.ReadError, match=r"written with shape \(9, 40, 56\) but \(4, 40, 56\) could be read"):
+        io.read(path)

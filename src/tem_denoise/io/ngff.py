@@ -20,6 +20,7 @@ import numpy as np
 from tem_denoise.io.headers import refuse_large_frame
 from tem_denoise.io.modality import guess_modality
 from tem_denoise.io.stack import SPATIAL_LABELS, STACK_LABELS, ReadError, Stack
+from tem_denoise.io.tiff import check_written_shape
 from tem_denoise.io.units import to_napari_units
 
 SUFFIX = ".zarr"
@@ -194,9 +195,8 @@ def read(path: str | Path) -> Stack:
                       for i, c in zip(kept, calibration, strict=True))
     record = attrs.get(PROVENANCE_KEY)
     record = record if isinstance(record, dict) else {}
-    _check_written_shape(record, shape, path)
     name = str(image.get("name") or stem(path))
-    return Stack(
+    stack = Stack(
         data=data if len(kept) == 3 else np.asarray(data),
         scale=tuple(c[0] for c in calibration),
         units=tuple(c[1] for c in calibration),
@@ -208,10 +208,6 @@ def read(path: str | Path) -> Stack:
                     **({"written_by": record} if record else {})},
         modality=record.get("modality") if isinstance(record.get("modality"), str) else guess_modality(name, {}),
     )
+    check_written_shape(stack, record, path)
+    return stack
 
-
-def _check_written_shape(record: dict, shape: tuple[int, ...], path: Path) -> None:
-    written = record.get("shape")
-    if isinstance(written, list) and tuple(written) != shape:
-        raise ReadError(f"'{path}' holds an array of shape {shape} but was written as {tuple(written)}; "
-                        "the store is damaged or was changed after writing.")

@@ -168,7 +168,7 @@ def _check_frame_count(stack: Stack, path: Path, declared: int | None, pages: in
         )
 
 
-def _check_written_shape(stack: Stack, written: dict, path: Path) -> None:
+def check_written_shape(stack: Stack, written: dict, path: Path) -> None:
     """Refuse a stack whose shape differs from the one recorded in the provenance."""
     shape = written.get("shape")
     if shape is None:
@@ -219,7 +219,7 @@ def complete_calibration(stack: Stack, path: Path) -> Stack:
         pages = len(tif.pages) if declared is not None else 0
     written = _provenance(ij, path)
     _check_frame_count(stack, path, declared, pages)
-    _check_written_shape(stack, written, path)
+    check_written_shape(stack, written, path)
     scale, units = list(stack.scale), list(stack.units)
     if pixel and units[-1] == "pixel" and pixel[1] == "nm":
         scale[-2:], units[-2:] = [pixel[0], pixel[0]], ["nm", "nm"]
