@@ -393,7 +393,8 @@ class Denoiser:
             try:
                 windows = read_windows(frames, i0, i1, window)
                 passes = [windows]
-                if invert and any(sure_let.applies(frame, adapter.level) for frame in windows[:, -1]):
+                if isinstance(adapter, RestoreAdapter) and any(sure_let.applies(frame, adapter.level)
+                                                               for frame in windows[:, -1]):
                     probes = sure_let.probe(windows[:, -1], seed=i0)
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
