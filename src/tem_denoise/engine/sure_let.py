@@ -20,8 +20,9 @@ kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo 
 estimates ``sum v div f``.
 
 The engine uses it for raw counts (in counts, or in units linear in them with the law scaled
-to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the Gaussian approximation of Poisson noise, and with it the estimate,
-fails); elsewhere the discrepancy step (:mod:`tem_denoise.engine.discrepancy`) applies. Where
+to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the
+Gaussian approximation of Poisson noise, and with it the estimate, fails); elsewhere the
+discrepancy step (:mod:`tem_denoise.engine.discrepancy`) applies. Where
 the network restores better than any Gaussian its weight stays near 1; where it does worse,
 the output leans on the filters. What it changes on the outside benchmark is in
 docs/outside_benchmark.md.
