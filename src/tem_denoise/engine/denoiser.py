@@ -378,8 +378,6 @@ class Denoiser:
         invert = self.card.output_kind == "restore"
         tile, overlap = self.tile, self.overlap
         work_h, work_w = adapter.working_shape(height, width)
-        if work_h * work_w > height * width:  # brought up to the model's working sampling
-            require_frame((work_h, work_w), 4 * (window + 5), "denoising on the model's working grid")
         grid, context = self._plan(work_h, work_w, tile, overlap)
         batch = self._batch_size(grid)
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
