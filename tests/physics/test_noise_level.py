@@ -3,8 +3,6 @@ of other data, with sharp or undersampled atoms in the frame."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -66,11 +64,3 @@ def test_raw_counts_of_an_undersampled_lattice_are_poisson():
     counts = np.random.default_rng(3).poisson(400.0 * lattice(4.1, 0.5)).astype(np.float32)
     assert is_poisson(counts)
     assert not is_poisson(np.round(5.0 * counts + 50.0))
-
-
-def test_a_1024_frame_is_estimated_in_tens_of_milliseconds():
-    frame = camera(100.0 + 2000.0 * lattice(5.3, 0.6, 1024), NoiseLevel(4.0, 100.0, "test"), 0)
-    estimate_level(frame)
-    start = time.perf_counter()
-    estimate_level(frame)
-    assert time.perf_counter() - start < 0.5  # about 30 ms on an idle 2-core machine
