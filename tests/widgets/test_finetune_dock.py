@@ -67,6 +67,8 @@ def test_a_run_saves_a_model_the_denoise_dock_lists_at_once(make_napari_viewer, 
     dock.denoise_runner.start()
     qtbot.waitUntil(lambda: "frames (denoised: frames-blind-spot)" in viewer.layers, timeout=LONG_S)
     np.testing.assert_allclose(viewer.layers["frames (denoised: frames-blind-spot)"].scale, (1, 0.1, 0.1))
+    # the new layer made napari reset the dock's choices: the form still says what was run
+    assert (dock.mode.value, dock.base.value, dock.model_name.value) == ("blind-spot", "wcid-2d", "frames-blind-spot")
 
 
 def test_cancel_keeps_the_best_checkpoint_and_resume_finishes_the_run(make_napari_viewer, qtbot):
@@ -86,7 +88,8 @@ def test_cancel_keeps_the_best_checkpoint_and_resume_finishes_the_run(make_napar
     dock.steps.value = record["step"] + 3
     dock.resume.changed.emit(None)  # the user clicks Resume
     qtbot.waitUntil(lambda: not dock.runner.running, timeout=LONG_S)
-    assert dock.plot.steps == [record["step"] + 1, record["step"] + 2, record["step"] + 3]
+    assert dock.plot.steps == list(range(1, record["step"] + 4))  # the earlier steps' losses, then 3 more
+    assert dock.plot.losses[:record["step"]] == record["losses"]
     card = available_models()["frames-blind-spot"]
     assert card.training["budget"]["steps_done"] == record["step"] + 3
 

@@ -70,8 +70,10 @@ class FineTuneWidget(Container):
         self.diagnosis = wrap_text(Label(value=""))
         self.diagnosis.native.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         devices, saved = available_devices(), preferred_device()
+        self._recommended: str | None = None
         self.form = OptionsForm(FinetuneOptions, overrides={
-            "base": ComboBox(label="start from", choices=[]),
+            "mode": ComboBox(label="mode", choices=self._mode_choices),
+            "base": ComboBox(label="start from", choices=self._base_choices),
             "noise": FileEdit(label="noise model", mode="r", filter="*.json", value=""),
             "device": ComboBox(label="device", choices=devices, value=saved if saved in devices else "auto"),
         })
@@ -94,9 +96,15 @@ class FineTuneWidget(Container):
         self.diagnosis_worker = None
         self._resume_next = False
         self._last: tuple | None = None
+        self.denoise_runner.visible = False
+        self._connect()
+        self._mode_changed()
+        self._layer_changed()
+
+    def _connect(self) -> None:
+        """Bind the jobs and follow the user's choices, the saved models and the dock's removal."""
         self.runner.bind(self._job, self._done, on_step=self._step, stop=self._stop_training)
         self.denoise_runner.bind(self._denoise_job, self._denoised)
-        self.denoise_runner.visible = False
         self.layer.changed.connect(self._layer_changed)
         self.mode.changed.connect(self._mode_changed)
         self.model_name.changed.connect(self._update_resume)
@@ -104,8 +112,6 @@ class FineTuneWidget(Container):
         on_model_saved(self, lambda _name: self._refresh_bases())
         self.native_parent_changed.connect(self._parent_changed)
         self.native.destroyed.connect(self._stop_training)
-        self._mode_changed()
-        self._layer_changed()
 
     # --- choices that follow the layer and the mode -------------------------------------------
 
@@ -120,13 +126,22 @@ class FineTuneWidget(Container):
         self._refresh_bases()
         self._suggest_name()
 
-    def _refresh_bases(self) -> None:
-        """The models the chosen mode can start from, after its default."""
+    def _mode_choices(self, _widget: Any = None) -> list[tuple[str, str]]:
+        """The modes, the one the noise diagnosis recommends marked."""
+        return [(label + (" (recommended)" if mode == self._recommended else ""), mode)
+                for mode, label in MODE_LABELS.items()]
+
+    def _base_choices(self, _widget: Any = None) -> list[tuple[str, str | None]]:
+        """The models the chosen mode can start from, after its default (re-read from the registry)."""
         from tem_denoise.engine.finetune_modes import can_start_from
 
-        mode = self.mode.value
-        self.base.choices = [(f"the mode's: {DEFAULT_BASE[mode]}", None)] + [
+        form = self.__dict__.get("form")  # None while the form is being made
+        mode = form["mode"].value if form is not None else FinetuneOptions.mode
+        return [(f"the mode's: {DEFAULT_BASE[mode]}", None)] + [
             (card.summary(), name) for name, card in available_models().items() if can_start_from(mode, card)]
+
+    def _refresh_bases(self) -> None:
+        self.base.reset_choices()
 
     def _suggest_name(self) -> None:
         layer = self.layer.value
@@ -168,9 +183,12 @@ class FineTuneWidget(Container):
             self.diagnosis.value = f"Noise not measured: {result}"
             return
         self.diagnosis.value = result.summary()
-        self.mode.choices = [(MODE_LABELS[mode] + (" (recommended)" if mode == result.mode else ""), mode)
-                             for mode in MODE_LABELS]
+        self._recommended = result.mode
+        with self.mode.changed.blocked():
+            self.mode.native.clear()  # relabelled items would otherwise move to the end
+            self.mode.reset_choices()
         self.mode.value = result.mode
+        self._mode_changed()
 
     # --- training -------------------------------------------------------------------------------
 
@@ -186,7 +204,8 @@ class FineTuneWidget(Container):
         job = FinetuneJob(stack, self.model_name.value, options, resume=resume,
                           preview_frame=frame_index(self.viewer, layer), source=f"layer '{layer.name}'")
         self.job = job
-        self.plot.reset(f"{job.config.name} ({options.mode}{', resumed' if resume else ''})")
+        history = read_run(job.run_dir) if resume else None
+        self.plot.reset(f"{job.config.name} ({options.mode}{', resumed' if resume else ''})", history)
         self.result.value = ""
         return carrying((layer, options), job.steps())
 

@@ -25,12 +25,14 @@ class TrainingPlot:
         self.canvas = PlotCanvas(container, figsize=(4.5, 4.4), min_height=340)
         self.reset()
 
-    def reset(self, title: str = "") -> None:
-        """Forget the previous run; ``title`` names the new one."""
+    def reset(self, title: str = "", history: dict | None = None) -> None:
+        """Start the plot of a run called ``title``; ``history`` (a run folder's ``run.json``
+        record, for a resumed run) gives the losses of its earlier steps."""
+        history = history or {"losses": [], "validation": []}
         self.title = title
-        self.steps: list[int] = []
-        self.losses: list[float] = []
-        self.validation: list[tuple[int, float]] = []
+        self.steps: list[int] = list(range(1, len(history["losses"]) + 1))
+        self.losses: list[float] = list(history["losses"])
+        self.validation: list[tuple[int, float]] = [(step, value) for step, value, _ in history["validation"]]
         self.last: Any = None
         self.preview: dict | None = None
         self._drawn_at = -np.inf
