@@ -39,13 +39,18 @@ def viewer_open_stack() -> None:
     viewer.close()
 
 
-def _wait_for(runner, timeout_s: float = 120) -> None:
+def _wait_until(done, timeout_s: float = 120) -> None:
+    """Process Qt events until ``done()`` or the timeout."""
     import time
 
     end = time.time() + timeout_s
-    while runner.running and time.time() < end:
+    while not done() and time.time() < end:
         QApplication.processEvents()
         time.sleep(0.05)
+
+
+def _wait_for(runner, timeout_s: float = 120) -> None:
+    _wait_until(lambda: not runner.running, timeout_s)
 
 
 def calibration_dock() -> None:
@@ -235,7 +240,9 @@ def denoise_counting() -> None:
 
 
 def finetune_dock() -> None:
-    """The fine-tune dock after 400 steps of wcvd-3d on a counting-mode movie (saved in a temporary folder)."""
+    """The Fine-tune dock after a frame-pair run (the mode its noise diagnosis recommends) on a
+    counting-mode movie, with the loss plot, the before/after preview and the movie denoised by
+    the new model beside it (the model is saved in a temporary folder)."""
     import os
     import tempfile
 
@@ -243,19 +250,21 @@ def finetune_dock() -> None:
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
     viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 900)
+    viewer.window.resize(1500, 1250)
     movie = sample_counting_series(12, (256, 256), dose_e_per_px=2.0, seed=7)
-    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("pixel", "nm", "nm"),
+    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("s", "nm", "nm"),
                      axis_labels=("t", "y", "x"), colormap="gray")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")
-    widget.layer.value = viewer.layers["counting movie"]
-    widget.base.value = next(card for card in widget.base.choices if card.name == "wcvd-3d")
-    widget.steps.value = 400
+    _wait_until(lambda: widget.diagnosis_worker is None)
+    widget.steps.value = 300
+    widget.minutes.value = 2.0
+    viewer.dims.set_current_step(0, 6)
     widget.runner.start()
     _wait_for(widget.runner, 600)
     _wait_for(widget.denoise_runner, 600)
-    viewer.canvas.grid.shape = (1, 2)
+    viewer.canvas.grid.shape = (2, 1)
     viewer.canvas.grid.enabled = True
+    viewer.canvas.overlays.scale_bar.visible = True
     viewer.reset_view()
     _save(viewer, "finetune_dock.png")
     viewer.close()

@@ -20,6 +20,8 @@ NUMBER_RANGE = 1e9
 
 
 def _spin_box(item: OptionField) -> Widget:
+    """A spin box; an optional number's shows its ``none_text`` at the bottom of its range (an
+    optional integer's is a float box without decimals: the integer box cannot show text)."""
     integer = item.kind is int
     low = item.meta.get("minimum")
     high = item.meta.get("maximum")
@@ -27,11 +29,13 @@ def _spin_box(item: OptionField) -> Widget:
     low = -NUMBER_RANGE if low is None else low
     if item.optional:
         low = low - step
-    widget_type = SpinBox if integer else FloatSpinBox
+    widget_type = SpinBox if integer and not item.optional else FloatSpinBox
     kwargs: dict[str, Any] = {"min": low, "max": NUMBER_RANGE if high is None else high, "step": step}
-    if not integer:
+    if widget_type is FloatSpinBox:
         kwargs["step"] = float(step)
     widget = widget_type(value=low if item.default is None else item.default, **kwargs)
+    if integer and item.optional:
+        widget.native.setDecimals(0)
     if item.optional:
         widget.native.setSpecialValueText(item.meta.get("none_text") or "none")
     return widget
@@ -101,6 +105,8 @@ class OptionsForm:
         value = widget.value
         if isinstance(widget, (SpinBox, FloatSpinBox)) and item.optional and value <= widget.min:
             return None
+        if item.kind is int and isinstance(widget, FloatSpinBox):
+            return round(value)
         if isinstance(widget, LineEdit):
             return _parse_text(item, str(value))
         if hasattr(value, "__fspath__"):
