@@ -129,12 +129,12 @@ def _parse_text(item: OptionField, text: str) -> Any:
     if not text:
         return None if item.optional else item.default
     if get_origin(item.kind) is tuple:
-        inner = get_args(item.kind)[0]
+        inner = get_args(item.kind)
+        count = "one or more" if inner[-1] is Ellipsis else len(inner)
         try:
-            return tuple(inner(v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v)
+            return tuple(inner[0](v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v)
         except ValueError:
-            raise ValueError(f"{item.label}: give {len(get_args(item.kind))} numbers separated by commas, "
-                             f"not {text!r}") from None
+            raise ValueError(f"{item.label}: give {count} numbers separated by commas, not {text!r}") from None
     if item.kind in (int, float):
         try:
             return item.kind(text)
