@@ -31,13 +31,14 @@ def test_vacuum_calibration_round_trip(dock, qtbot, tmp_path):
     widget.stacks.value = list(viewer.layers)
     assert widget.currents.value == "1, 1.2, 1.4, 1.6, 1.8, 2"
     assert widget.form.options() == CalibrateOptions(currents=(1, 1.2, 1.4, 1.6, 1.8, 2))
+    assert not widget.plot.shown  # no empty axes before the first fit
     _run(widget, qtbot)
     model = widget.model
     assert isinstance(model, physics.HRTEMNoise)
     assert model.k == pytest.approx(0.03583, rel=0.05)
     assert model.b == pytest.approx(1.379, rel=0.05)
     assert model.sigma_c == pytest.approx(0.6641, rel=0.05)
-    assert len(widget.figure.axes) == 4 and widget.figure.axes[0].lines
+    assert len(widget.figure.axes) == 4 and widget.figure.axes[0].lines and widget.plot.shown
     assert "R2" in widget.summary.value
 
     saved = widget.save_model(tmp_path / "noise.json")

@@ -24,7 +24,7 @@ from tem_denoise.operations.calibrate import CalibrateOptions, describe_model, i
 from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import image_layer_choices, layer_stack
 from tem_denoise.widgets.layer_geometry import frame_index
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
+from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, limit_rows
 from tem_denoise.widgets.runner import JobRunner
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class CalibrationWidget(Container):
         self.viewer = viewer
         self.form = OptionsForm(CalibrateOptions)
         self.mode, self.currents = self.form["stem"], self.form["currents"]
-        self.stacks = Select(label="vacuum stacks", choices=image_layer_choices(viewer))
+        self.stacks = limit_rows(Select(label="vacuum stacks", choices=image_layer_choices(viewer)), rows=6)
         self.image = ComboBox(label="STEM image", choices=image_layer_choices(viewer))
         self.runner = JobRunner("Calibrate")
         self.summary = Label(value="No calibration yet.")
@@ -94,6 +94,7 @@ class CalibrationWidget(Container):
     def _show_result(self, result: tuple[physics.NoiseModel, physics.FitReport]) -> None:
         self.model, self.report = result
         self.summary.value = f"{describe_model(self.model)}\n{self.report.summary()}"
+        self.plot.canvas.setVisible(True)  # hidden until the first fit
         plot_fit_report(self.report, self.figure)
         self.plot.draw()
         self.save_button.enabled = self.preview_button.enabled = True
