@@ -37,6 +37,8 @@ def test_inputs_are_checked_before_any_work():
         iter_calibrate([], CalibrateOptions())
     with pytest.raises(ValueError, match="'vac' has 3 frames .0 to 2.; frame 5 does not exist"):
         iter_calibrate([vacuum], CalibrateOptions(stem="haadf", frame=5))
+    with pytest.raises(ValueError, match="'one' is a single image; there is no frame 2 to fit"):
+        iter_calibrate([Stack.from_array(np.ones((16, 16)), name="one")], CalibrateOptions(stem="bf", frame=2))
     with pytest.raises(ValueError, match="takes one atomic-resolution image; got 2"):
         iter_calibrate([vacuum, vacuum], CalibrateOptions(stem="haadf"))
 

@@ -81,6 +81,8 @@ def _stem_frame(stacks: Sequence[Stack], frame: int) -> np.ndarray:
         raise ValueError(f"STEM calibration takes one atomic-resolution image; got {len(stacks)}")
     stack = stacks[0]
     if not stack.is_stack:
+        if frame:
+            raise ValueError(f"'{stack.name}' is a single image; there is no frame {frame} to fit")
         return stack.frame()
     if frame >= stack.n_frames:
         raise ValueError(f"'{stack.name}' has {stack.n_frames} frames (0 to {stack.n_frames - 1}); "

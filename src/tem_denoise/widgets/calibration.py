@@ -24,7 +24,7 @@ from tem_denoise.operations.calibrate import CalibrateOptions, describe_model, i
 from tem_denoise.widgets.forms import OptionsForm
 from tem_denoise.widgets.glue import image_layer_choices, layer_stack
 from tem_denoise.widgets.layer_geometry import frame_index
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, limit_rows
+from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, limit_rows, wrap_text
 from tem_denoise.widgets.runner import JobRunner
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class CalibrationWidget(Container):
         self.stacks = limit_rows(Select(label="vacuum stacks", choices=image_layer_choices(viewer)), rows=6)
         self.image = ComboBox(label="STEM image", choices=image_layer_choices(viewer))
         self.runner = JobRunner("Calibrate")
-        self.summary = Label(value="No calibration yet.")
+        self.summary = wrap_text(Label(value="No calibration yet."))
         self.save_button = PushButton(text="Save model…", enabled=False)
         self.load_button = PushButton(text="Load model…")
         self.preview_button = PushButton(text="Preview synthetic", enabled=False)
