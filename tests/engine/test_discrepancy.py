@@ -8,7 +8,7 @@ import torch
 
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.denoiser import DoseWarning
-from tem_denoise.engine.discrepancy import applies_to, effective_dose, limit_to_noise
+from tem_denoise.engine.discrepancy import applies_to, beam_dose, effective_dose, limit_to_noise
 from tem_denoise.models.card import ModelCard
 from tem_denoise.physics.noise_level import POISSON, NoiseLevel
 
@@ -58,14 +58,17 @@ def flattening_denoiser() -> Denoiser:
     return Denoiser(Flattening(), device="cpu", card=card, tile=0)
 
 
-def test_the_engine_holds_a_restoration_of_counts_to_their_noise_and_says_so():
-    clean, counts = lattice_counts()
+def test_the_engine_holds_a_restoration_of_sparse_counts_to_their_noise_and_says_so():
+    y, x = np.mgrid[:64, :64]  # under one electron per pixel (no SURE-LET, see test_sure_let), strong contrast
+    clean = 0.9 * (1.0 + 0.9 * np.cos(2 * np.pi * x / 16) * np.cos(2 * np.pi * y / 16))
+    counts = np.random.default_rng(0).poisson(clean).astype(np.float32)
     denoiser = flattening_denoiser()
     out = denoiser.denoise(counts, pixel_size_nm=0.02)
     record = denoiser.provenance()["last_run"]["discrepancy"]
     assert record["frames_limited"] == 1 and 0 < record["alpha_min"] < 1
-    flat = np.full_like(clean, counts.mean())
-    assert np.mean((out - clean) ** 2) < np.mean((flat - clean) ** 2)  # part of the lattice is back
+    assert "sure_let" not in denoiser.provenance()["last_run"]
+    residual_power = np.mean((out.astype(np.float64) - counts) ** 2)
+    assert residual_power < 1.1 * np.mean(counts)  # no more than the Poisson noise removed
 
 
 def test_data_that_are_not_counts_are_left_to_the_network():
@@ -86,3 +89,29 @@ def test_frames_less_noisy_than_the_training_data_are_held_to_the_noise_with_a_w
     flat = np.full_like(clean, 2.5 * counts.mean() + 100.0)
     assert np.mean((out - (2.5 * clean + 100.0)) ** 2) < np.mean((flat - (2.5 * clean + 100.0)) ** 2)
     assert 300 < effective_dose(counts, POISSON) < 500
+
+
+def test_the_beam_dose_is_read_at_the_brightest_level_in_electrons():
+    clean, counts = lattice_counts(dose=10.0)  # 5..15 e-/px
+    assert 12.0 < beam_dose(counts, POISSON) < 17.0
+    assert 12.0 < beam_dose(2.5 * counts + 100.0, POISSON.scaled(2.5, 100.0)) < 17.0  # same electrons, other units
+    assert beam_dose(counts, NoiseLevel(0.0, 4.0, "estimated from the data")) is None
+
+
+def test_frames_noisier_than_the_training_data_get_a_warning_and_their_dose_is_recorded():
+    _, counts = lattice_counts(dose=0.5)
+    denoiser = flattening_denoiser()
+    denoiser.card.training = {"data": {"dose_range_e_per_px": [5.0, 500.0]}}
+    with pytest.warns(DoseWarning, match="trained on doses from 5 e-/px") as caught:
+        denoiser.denoise(np.stack([counts, counts]), pixel_size_nm=0.02)
+    assert len([w for w in caught if issubclass(w.category, DoseWarning)]) == 1  # once per run
+    record = denoiser.provenance()["last_run"]["dose"]
+    assert 0.3 < record["beam_e_per_px_median"] < 2.0 and record["trained_e_per_px"] == [5.0, 500.0]
+
+
+def test_frames_within_the_training_doses_run_without_a_warning(recwarn):
+    _, counts = lattice_counts(dose=10.0)
+    denoiser = flattening_denoiser()
+    denoiser.card.training = {"data": {"dose_range_e_per_px": [5.0, 500.0]}}
+    denoiser.denoise(counts, pixel_size_nm=0.02)
+    assert not [w for w in recwarn if issubclass(w.category, DoseWarning)]

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-from tem_denoise.engine import discrepancy
+from tem_denoise.engine import discrepancy, sure_let
 from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
@@ -58,7 +58,7 @@ class SamplingWarning(UserWarning):
 
 
 class DoseWarning(UserWarning):
-    """A restoration model runs on frames less noisy than any it was trained on."""
+    """A restoration model runs on frames less noisy, or noisier, than any it was trained on."""
 
 
 def checked_sampling(card: ModelCard, pixel_size_nm: float | None, stack=None) -> float:
@@ -201,6 +201,9 @@ class Denoiser:
         self.eta_s: float | None = None
         self._last_run: dict[str, Any] = {}
         self._alphas: list[float] = []
+        self._beam_doses: list[float] = []
+        self._warned: set[str] = set()
+        self._let_weights: list[dict] = []
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -382,24 +385,31 @@ class Denoiser:
         batch = self._batch_size(grid)
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
-        self._alphas = []
+        self._alphas, self._beam_doses, self._warned, self._let_weights = [], [], set(), []
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
             done_before = done
             try:
                 windows = read_windows(frames, i0, i1, window)
-                chunk = adapter.forward(windows)
-                steps = self._iter_chunk(chunk, grid, context, batch)
-                while True:
-                    try:
-                        done += next(steps)
-                    except StopIteration as stop:
-                        y = stop.value
-                        break
-                    self.eta_s = (time.perf_counter() - start) / done * (total - done)
-                    yield Progress(done, total, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
-                                   f"tile {done} of {total}", self.eta_s, frames_done=i0)
+                passes = [windows]
+                if isinstance(adapter, RestoreAdapter) and any(sure_let.applies(frame, adapter.level)
+                                                               for frame in windows[:, -1]):
+                    probes = sure_let.probe(windows[:, -1], seed=i0)
+                    passes.append(sure_let.perturbed(windows, *probes))
+                    total += (i1 - i0) * grid.n_tiles
+                outputs = []
+                for inputs in passes:
+                    steps = self._iter_chunk(adapter.forward(inputs), grid, context, batch)
+                    while True:
+                        try:
+                            done += next(steps)
+                        except StopIteration as stop:
+                            outputs.append(stop.value)
+                            break
+                        self.eta_s = (time.perf_counter() - start) / done * (total - done)
+                        yield Progress(done, total, f"{self.card.name}: frames {i0 + 1}-{i1} of {n}, "
+                                       f"tile {done} of {total}", self.eta_s, frames_done=i0)
             except (RuntimeError, MemoryError) as err:
                 if not _is_out_of_memory(err):
                     raise
@@ -412,8 +422,10 @@ class Denoiser:
                 yield Progress(done, total, f"out of memory: retrying with {tile}-pixel tiles, "
                                f"{batch} per batch", self.eta_s, frames_done=i0)
                 continue
+            y = outputs[0]
             if invert:
-                y = self._restored(adapter, windows[:, -1], adapter.inverse(y))
+                moved = (adapter.inverse(outputs[1]), *probes) if len(outputs) > 1 else None
+                y = self._restored(adapter, windows[:, -1], adapter.inverse(y), moved)
             if is_2d:
                 out[...] = y[0]
             else:
@@ -423,7 +435,7 @@ class Denoiser:
             "tile": tile or 0, "overlap": overlap if tile else 0, "batch_size": batch,
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
-            **self._discrepancy_record(),
+            **self._discrepancy_record(), **self._dose_record(), **self._sure_let_record(),
         }
         yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
@@ -487,32 +499,73 @@ class Denoiser:
         tensor = torch.from_numpy(np.ascontiguousarray(chunk))
         return tensor.to(self.device, non_blocking=True) if self.device.type != "cpu" else tensor
 
-    def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray) -> np.ndarray:
-        """Restored ``(F, y, x)`` frames held to the noise of their raw ``frames``
-        (:mod:`tem_denoise.engine.discrepancy`) where the noise law is exact or the frames are
-        less noisy than the model's training data."""
+    def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray, moved: tuple | None) -> np.ndarray:
+        """Restored ``(F, y, x)`` frames checked against the noise of their raw ``frames``.
+
+        Raw counts of a few electrons per pixel or more are combined with Gaussian filters by
+        :mod:`~tem_denoise.engine.sure_let`, with ``moved`` = (the restorations of the probed
+        frames, the probes, their steps); other counts, and frames less noisy than the model's
+        training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`).
+        """
         if not isinstance(adapter, RestoreAdapter):
             return restored
         outputs = []
-        for frame, out in zip(frames, restored):
-            if discrepancy.applies_to(adapter.level) or self._above_trained_dose(frame, adapter.level):
+        for k, (frame, out) in enumerate(zip(frames, restored)):
+            self._check_low_dose(frame, adapter.level)
+            above = self._above_trained_dose(frame, adapter.level)
+            if moved is not None and sure_let.applies(frame, adapter.level):
+                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]))
+                self._let_weights.append(weights)
+            elif discrepancy.applies_to(adapter.level) or above:
                 out, alpha = discrepancy.limit_to_noise(frame, out, adapter.level)
                 self._alphas.append(alpha)
             outputs.append(out)
         return np.stack(outputs)
 
+    def _trained_doses(self) -> list | None:
+        """The card's training dose range (e-/px at the beam's level), None when it states none."""
+        return (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
+
+    def _check_low_dose(self, frame: np.ndarray, level) -> None:
+        """Record ``frame``'s beam dose; warn once per run when it is below the card's range."""
+        dose = discrepancy.beam_dose(frame, level)
+        if dose is None:
+            return
+        self._beam_doses.append(dose)
+        dose_range = self._trained_doses()
+        if dose_range and dose < dose_range[0] and "low dose" not in self._warned:
+            self._warned.add("low dose")
+            warnings.warn(f"{self.card.name} was trained on doses from {dose_range[0]:g} e-/px at the beam's level; "
+                          f"this frame holds about {dose:.2g} e-/px there. Below its training range the network may "
+                          "smooth away faint detail or invent some: compare with a Gaussian filter, or sum frames "
+                          "before denoising.", DoseWarning, stacklevel=4)
+
     def _above_trained_dose(self, frame: np.ndarray, level) -> bool:
         """True (with one warning per run) when ``frame``'s effective dose exceeds the card's."""
-        dose_range = (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
+        dose_range = self._trained_doses()
         dose = discrepancy.effective_dose(frame, level)
         if not dose_range or dose is None or dose <= dose_range[1]:
             return False
-        if not self._alphas:
+        if "high dose" not in self._warned:
+            self._warned.add("high dose")
             warnings.warn(f"{self.card.name} was trained on doses up to {dose_range[1]:g} e-/px; this frame's noise "
-                          f"corresponds to about {dose:.3g} e-/px. Its change to the frame is held to the noise level "
-                          "(discrepancy principle); a Gaussian filter may do as well at this dose.",
-                          DoseWarning, stacklevel=4)
+                          f"corresponds to about {dose:.3g} e-/px. Its change to the frame is held to what the noise "
+                          "allows; a Gaussian filter may do as well at this dose.", DoseWarning, stacklevel=4)
         return True
+
+    def _sure_let_record(self) -> dict:
+        """Provenance of the SURE-LET step: the mean weights of the network, the filters and the frame."""
+        if not self._let_weights:
+            return {}
+        means = {key: round(float(np.mean([w[key] for w in self._let_weights])), 3) for key in self._let_weights[0]}
+        return {"sure_let": {"frames": len(self._let_weights), "mean_weights": means}}
+
+    def _dose_record(self) -> dict:
+        """Provenance of the frames' dose at the beam's level against the card's training range."""
+        if not self._beam_doses:
+            return {}
+        return {"dose": {"beam_e_per_px_median": float(f"{np.median(self._beam_doses):.3g}"),
+                         "trained_e_per_px": self._trained_doses()}}
 
     def _discrepancy_record(self) -> dict:
         """Provenance of the discrepancy step: how much of the network's change was kept."""

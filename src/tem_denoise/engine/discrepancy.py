@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel, sigma_map
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel, local_mean, sigma_map
+
+BEAM_PERCENTILE = 99.5
+"""Percentile of the smoothed frame taken as the beam's level (vacuum in HRTEM, the brightest
+columns in HAADF, the background in BF): the level a card's training dose range refers to."""
 
 
 def applies_to(level: NoiseLevel) -> bool:
@@ -35,6 +39,17 @@ def effective_dose(frame: np.ndarray, level: NoiseLevel) -> float | None:
         return None
     variance = sigma_map(np.asarray(frame, dtype=np.float32), level).astype(np.float64) ** 2
     return float(np.mean(variance) / level.gain**2)
+
+
+def beam_dose(frame: np.ndarray, level: NoiseLevel) -> float | None:
+    """Electrons per pixel at the beam's level of ``frame``: its smoothed intensity at the
+    :data:`BEAM_PERCENTILE` th percentile read through ``level`` (``variance / gain**2``, the
+    count itself for raw counts), the quantity a card's ``dose_range_e_per_px`` states; None for a
+    calibrated model's own law or a noise law with no signal-dependent part."""
+    if level.model is not None or level.gain <= 0:
+        return None
+    bright = float(np.percentile(local_mean(frame), BEAM_PERCENTILE))
+    return max(level.gain * bright + level.offset, 0.0) / level.gain**2
 
 
 def limit_to_noise(noisy: np.ndarray, restored: np.ndarray, level: NoiseLevel) -> tuple[np.ndarray, float]:

@@ -1,0 +1,82 @@
+"""SURE-LET: the network's restoration of raw counts combined with Gaussian filters by an unbiased risk estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from tem_denoise.engine import Denoiser
+from tem_denoise.engine.sure_let import applies, combine, gaussian_divergence, perturbed, probe
+from tem_denoise.models.card import ModelCard
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel
+
+
+def lattice(dose: float = 50.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth clean lattice in electrons per pixel and its Poisson counts, (96, 96)."""
+    y, x = np.mgrid[:96, :96]
+    clean = dose * (1.0 + 0.3 * np.cos(2 * np.pi * x / 24) * np.cos(2 * np.pi * y / 24))
+    return clean, np.random.default_rng(seed).poisson(clean).astype(np.float32)
+
+
+def mse(a, b) -> float:
+    return float(np.mean((np.asarray(a, np.float64) - b) ** 2))
+
+
+def test_it_applies_to_counts_of_an_electron_per_pixel_or_more():
+    _, counts = lattice(50.0)
+    assert applies(counts, POISSON)
+    assert not applies(counts * 0 + 0.2, POISSON)
+    assert not applies(counts, NoiseLevel(1.0, 4.0, "estimated from the data"))
+
+
+def test_a_gaussian_kernel_divergence_is_its_centre_weight():
+    assert abs(gaussian_divergence(2.0) - 1 / (2 * np.pi * 4.0)) < 1e-3
+    assert 0 < gaussian_divergence(4.0) < gaussian_divergence(1.0) < gaussian_divergence(0.5) < 1
+
+
+def _combined(network, counts):
+    probes, steps = probe(counts[None], seed=0)
+    moved = network(perturbed(counts[None, None], probes, steps)[0, 0])
+    return combine(counts, network(counts), moved, probes[0], float(steps[0]))
+
+
+def test_a_network_that_only_returns_its_input_is_replaced_by_the_filters():
+    clean, counts = lattice()
+    out, weights = _combined(lambda frame: frame.copy(), counts)
+    best_gaussian = min(mse(ndimage.gaussian_filter(counts, s), clean) for s in (1, 2, 3, 4))
+    assert mse(out, clean) < 1.2 * best_gaussian < mse(counts, clean)
+    assert weights["gaussians"] > 0.5
+
+
+def test_a_network_better_than_any_gaussian_keeps_its_weight():
+    clean, counts = lattice()
+    oracle = clean.astype(np.float32) + np.random.default_rng(1).normal(0, 0.5, clean.shape).astype(np.float32)
+    out, weights = _combined(lambda frame: oracle, counts)  # a near-perfect restoration, independent of the input
+    best_gaussian = min(mse(ndimage.gaussian_filter(counts, s), clean) for s in (1, 2, 3, 4))
+    assert weights["network"] > 0.6
+    assert mse(out, clean) < 0.1 * best_gaussian
+
+
+class Identity(torch.nn.Module):
+    """Stands for a restoration network that learned nothing: returns its image channel."""
+
+    temporal_window = 1
+    alignment = 1
+
+    def forward(self, x):
+        return x[:, :1].clone()
+
+
+def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
+    clean, counts = lattice()
+    card = ModelCard("identity-restore", "restore", {"base_channels": 4, "depth": 2}, modality="HRTEM",
+                     adapter="restore", pixel_size_nm=0.02, sampling_range_nm=(0.008, 0.08), tile_size=64)
+    denoiser = Denoiser(Identity(), device="cpu", card=card, tile=0)
+    out = denoiser.denoise(np.stack([counts, counts]), pixel_size_nm=0.02)
+    record = denoiser.provenance()["last_run"]["sure_let"]
+    assert record["frames"] == 2 and record["mean_weights"]["gaussians"] > 0.5
+    assert mse(out[0], clean) < 0.5 * mse(counts, clean)
+    scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # not counts: the network alone
+    assert "sure_let" not in denoiser.provenance()["last_run"]
+    np.testing.assert_allclose(scaled, 2.5 * counts + 100.0, rtol=1e-4)
