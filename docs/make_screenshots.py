@@ -65,6 +65,7 @@ def calibration_dock() -> None:
     widget.preview_synthetic()
     for layer in viewer.layers[:-1]:
         layer.visible = False
+    _settle(viewer)  # the dock's new plots and text resize the canvas first
     viewer.reset_view()
     _save(viewer, "calibration_dock.png")
     viewer.close()
@@ -134,9 +135,7 @@ def atoms_dock() -> None:
     viewer.layers["HRTEM nucleation (noisy)"].visible = False
     widget.layer.value = clean
     widget.frames.value = "all"
-    widget.invert.value = True
-    widget.log.value = True
-    widget.separation.value = 0.2
+    widget.form.set(invert=True, log_sigma_px=1.0, min_separation_nm=0.2)
     widget.runner.start()
     _wait_for(widget.runner)
     viewer.dims.set_current_step(0, 8)
@@ -219,11 +218,13 @@ def _denoised_sample(sample: str, layer: str) -> napari.Viewer:
 
 def denoise_dock() -> None:
     """The Denoise dock after restoring the sample movie with the default HRTEM model: noisy,
-    restored and clean side by side."""
+    restored and clean from top to bottom (one above the other: the dock leaves the canvas narrow)."""
     viewer = _denoised_sample("hrtem_series", "HRTEM nucleation (noisy)")
     viewer.layers.remove("HRTEM nucleation (atom map)")
-    viewer.layers["HRTEM nucleation (clean)"].visible = True
-    _save_side_by_side(viewer, "denoise_dock.png")
+    clean = viewer.layers["HRTEM nucleation (clean)"]
+    clean.visible = True
+    viewer.layers.move(viewer.layers.index(clean), len(viewer.layers))
+    _save_side_by_side(viewer, "denoise_dock.png", grid=(3, 1))
 
 
 def denoise_counting() -> None:
