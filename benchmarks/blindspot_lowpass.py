@@ -18,7 +18,7 @@ from pathlib import Path
 
 from quality import fine_tuned, localisation, make_set, run, score
 from tem_denoise.engine import Denoiser
-from tem_denoise.engine.finetune import lowpass_period, with_lowpass_period
+from tem_denoise.engine.tune_blindspot import lowpass_period, with_lowpass_period
 from tem_denoise.models.registry import available_models, build_model
 
 ROOT = Path(__file__).resolve().parents[1]

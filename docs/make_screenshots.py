@@ -39,13 +39,18 @@ def viewer_open_stack() -> None:
     viewer.close()
 
 
-def _wait_for(runner, timeout_s: float = 120) -> None:
+def _wait_until(done, timeout_s: float = 120) -> None:
+    """Process Qt events until ``done()`` or the timeout."""
     import time
 
     end = time.time() + timeout_s
-    while runner.running and time.time() < end:
+    while not done() and time.time() < end:
         QApplication.processEvents()
         time.sleep(0.05)
+
+
+def _wait_for(runner, timeout_s: float = 120) -> None:
+    _wait_until(lambda: not runner.running, timeout_s)
 
 
 def calibration_dock() -> None:
@@ -60,6 +65,7 @@ def calibration_dock() -> None:
     widget.preview_synthetic()
     for layer in viewer.layers[:-1]:
         layer.visible = False
+    _settle(viewer)  # the dock's new plots and text resize the canvas first
     viewer.reset_view()
     _save(viewer, "calibration_dock.png")
     viewer.close()
@@ -129,9 +135,7 @@ def atoms_dock() -> None:
     viewer.layers["HRTEM nucleation (noisy)"].visible = False
     widget.layer.value = clean
     widget.frames.value = "all"
-    widget.invert.value = True
-    widget.log.value = True
-    widget.separation.value = 0.2
+    widget.form.set(invert=True, log_sigma_px=1.0, min_separation_nm=0.2)
     widget.runner.start()
     _wait_for(widget.runner)
     viewer.dims.set_current_step(0, 8)
@@ -214,11 +218,13 @@ def _denoised_sample(sample: str, layer: str) -> napari.Viewer:
 
 def denoise_dock() -> None:
     """The Denoise dock after restoring the sample movie with the default HRTEM model: noisy,
-    restored and clean side by side."""
+    restored and clean from top to bottom (one above the other: the dock leaves the canvas narrow)."""
     viewer = _denoised_sample("hrtem_series", "HRTEM nucleation (noisy)")
     viewer.layers.remove("HRTEM nucleation (atom map)")
-    viewer.layers["HRTEM nucleation (clean)"].visible = True
-    _save_side_by_side(viewer, "denoise_dock.png")
+    clean = viewer.layers["HRTEM nucleation (clean)"]
+    clean.visible = True
+    viewer.layers.move(viewer.layers.index(clean), len(viewer.layers))
+    _save_side_by_side(viewer, "denoise_dock.png", grid=(3, 1))
 
 
 def denoise_counting() -> None:
@@ -235,7 +241,9 @@ def denoise_counting() -> None:
 
 
 def finetune_dock() -> None:
-    """The fine-tune dock after 400 steps of wcvd-3d on a counting-mode movie (saved in a temporary folder)."""
+    """The Fine-tune dock after a frame-pair run (the mode its noise diagnosis recommends) on a
+    counting-mode movie, with the loss plot, the before/after preview and the movie denoised by
+    the new model beside it (the model is saved in a temporary folder)."""
     import os
     import tempfile
 
@@ -243,19 +251,21 @@ def finetune_dock() -> None:
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
     viewer = napari.Viewer(show=True)
-    viewer.window.resize(1400, 900)
+    viewer.window.resize(1500, 1250)
     movie = sample_counting_series(12, (256, 256), dose_e_per_px=2.0, seed=7)
-    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("pixel", "nm", "nm"),
+    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("s", "nm", "nm"),
                      axis_labels=("t", "y", "x"), colormap="gray")
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")
-    widget.layer.value = viewer.layers["counting movie"]
-    widget.base.value = next(card for card in widget.base.choices if card.name == "wcvd-3d")
-    widget.steps.value = 400
+    _wait_until(lambda: widget.diagnosis_worker is None)
+    widget.steps.value = 300
+    widget.minutes.value = 2.0
+    viewer.dims.set_current_step(0, 6)
     widget.runner.start()
     _wait_for(widget.runner, 600)
     _wait_for(widget.denoise_runner, 600)
-    viewer.canvas.grid.shape = (1, 2)
+    viewer.canvas.grid.shape = (2, 1)
     viewer.canvas.grid.enabled = True
+    viewer.canvas.overlays.scale_bar.visible = True
     viewer.reset_view()
     _save(viewer, "finetune_dock.png")
     viewer.close()

@@ -251,16 +251,14 @@ def registry_fingerprint() -> str:
 
 def engine_fingerprint() -> str:
     """6 hex digits naming the source of the code between the network and its output (sampling,
-    noise level, adapters, tiling, denoiser, discrepancy step), so cached outputs are redone
-    when it changes."""
+    noise level, every module of the engine), so cached outputs are redone when it changes."""
     import hashlib
 
     import tem_denoise
 
     root = Path(tem_denoise.__file__).parent
-    parts = ["sampling.py", "physics/noise_level.py", "engine/adapters.py", "engine/tiling.py",
-             "engine/denoiser.py", "engine/discrepancy.py", "engine/counting.py"]
-    return hashlib.sha1(b"".join((root / part).read_bytes() for part in parts)).hexdigest()[:6]
+    parts = [root / "sampling.py", root / "physics" / "noise_level.py", *sorted((root / "engine").glob("*.py"))]
+    return hashlib.sha1(b"".join(part.read_bytes() for part in parts)).hexdigest()[:6]
 
 
 def make_method(name: str) -> Method:

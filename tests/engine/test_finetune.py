@@ -1,4 +1,4 @@
-"""Fine-tuning a blind-spot model on a stack saves a user model that denoises better than the input."""
+"""Fine-tuning helpers: model names, the blind-spot low-pass, and the live preview of the best network."""
 
 from __future__ import annotations
 
@@ -6,34 +6,12 @@ import numpy as np
 import pytest
 
 from tem_denoise.engine import Denoiser
-from tem_denoise.engine.finetune import iter_finetune, lowpass_period, safe_model_name, with_lowpass_period
-from tem_denoise.engine.training import SelfSupervisedConfig
+from tem_denoise.engine.finetune_modes import iter_finetune_mode
+from tem_denoise.engine.live_preview import CONTEXT_FRAMES, central_crop, read_preview
+from tem_denoise.engine.tune_blindspot import lowpass_period, with_lowpass_period
+from tem_denoise.engine.tuning import TuneConfig, safe_model_name
 from tem_denoise.models.card import ModelCard
-from tem_denoise.models.registry import available_models
 from tem_denoise.progress import run_to_end
-
-
-def test_finetuned_model_is_saved_found_and_denoises(tmp_path):
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:64, :64]
-    clean = (3 + 2 * np.cos(2 * np.pi * yy / 16) * np.cos(2 * np.pi * xx / 12)).astype(np.float32)
-    noisy = rng.poisson(np.repeat(clean[None], 4, axis=0)).astype(np.float32)
-    base = ModelCard("blind-test", "blindspot", {"frames": 1, "mid_channels": 3, "n_layers": 1, "lowpass": False})
-    config = SelfSupervisedConfig(steps=60, crop=48, batch_size=4, lr=2e-2)
-    tuned = run_to_end(iter_finetune(base, noisy, "my model!", config, folder=tmp_path, source="test stack"))
-    assert tuned.card.name == "my-model"
-    assert (tmp_path / "my-model" / "weights.safetensors").is_file()
-    card = available_models([tmp_path])["my-model"]
-    assert card.source == "user" and card.training["base_model"] == "blind-test"
-    out = Denoiser("my-model", device="cpu", user_dirs=[tmp_path]).denoise(noisy)
-    mse_in, mse_out = np.mean((noisy - clean) ** 2), np.mean((out - clean) ** 2)
-    assert mse_out < 0.5 * mse_in
-
-
-def test_supervised_models_cannot_be_finetuned_on_a_stack(tmp_path):
-    base = ModelCard("scgn-x", "scgn", {"channels": 4, "n_blocks": 1})
-    with pytest.raises(ValueError, match="blind-spot"):
-        next(iter_finetune(base, np.ones((2, 16, 16), np.float32), "x", SelfSupervisedConfig(steps=1)))
 
 
 def test_names_are_made_safe():
@@ -53,20 +31,31 @@ def test_lowpass_period_reads_and_sets_the_blind_spot_cutoff():
         with_lowpass_period(paper, 1.0)
 
 
-def test_finetuned_model_keeps_the_chosen_lowpass(tmp_path):
-    rng = np.random.default_rng(1)
-    yy, xx = np.mgrid[:64, :64]
-    clean = (3 + 2 * np.cos(2 * np.pi * xx / 4)).astype(np.float32)  # 4-px fringes
-    noisy = rng.poisson(np.repeat(clean[None], 3, axis=0)).astype(np.float32)
-    base = ModelCard("blind-test", "blindspot", {"frames": 1, "mid_channels": 3, "n_layers": 1})
-    config = SelfSupervisedConfig(steps=20, crop=32, batch_size=4)
-    outputs = {}
-    for period in (14.0, 3.0):
-        run_to_end(iter_finetune(base, noisy, f"p{period:g}", config, folder=tmp_path, lowpass_period_px=period))
-        assert lowpass_period(available_models([tmp_path])[f"p{period:g}"]) == period
-        outputs[period] = Denoiser(f"p{period:g}", device="cpu", user_dirs=[tmp_path]).denoise(noisy[0])
-    def fringe(image):  # amplitude at 1/4 cycles per pixel
-        return np.abs(np.fft.rfft(image.mean(axis=0))[16])
+def test_central_crop_is_centred_and_never_larger_than_the_frame():
+    assert central_crop((160, 144), 128) == (slice(16, 144), slice(8, 136))
+    assert central_crop((40, 300), 128) == (slice(0, 40), slice(86, 214))
 
-    assert fringe(outputs[14.0]) < 1e-3 * fringe(noisy[0])
-    assert fringe(outputs[3.0]) > 0.1 * fringe(noisy[0])
+
+def test_live_preview_shows_what_the_saved_best_network_does_and_leaves_training_alone(tmp_path):
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:160, :144]
+    movie = rng.poisson(4 + 3 * np.cos(2 * np.pi * yy / 8) * np.cos(2 * np.pi * xx / 6), (6, 160, 144))
+    movie = movie.astype(np.float32)
+    config = TuneConfig(mode="blind-spot", name="live", steps=4, val_every=2, crop=32, batch_size=2, device="cpu",
+                        base="wcid-2d", blind_radius=0)
+    steps = []
+    tuned = run_to_end(iter_finetune_mode(movie, config, tmp_path, preview_frame=1), steps.append)
+    written = [s for s in steps if s.preview]
+    assert written[0].step == 2  # the first best at once, later ones at most every few seconds and at the end
+    preview = read_preview(written[-1].preview)
+    rows, cols = central_crop(movie.shape[1:])
+    np.testing.assert_array_equal(preview["input"], movie[1, rows, cols])
+    assert tuple(preview["origin"]) == (16, 8) and int(preview["frame"]) == 1
+    assert int(preview["step"]) == tuned.card.training["validation"]["best_step"]
+    saved = Denoiser("live", device="cpu", user_dirs=[tmp_path], tile=0)
+    crop = movie[: 1 + CONTEXT_FRAMES + 1, rows, cols]
+    np.testing.assert_allclose(preview["output"], run_to_end(saved.iter_preview(crop, 1)), rtol=1e-4, atol=1e-4)
+
+    plain = []
+    run_to_end(iter_finetune_mode(movie, TuneConfig(**{**config.__dict__, "name": "plain"}), tmp_path), plain.append)
+    assert [s.loss for s in plain] == [s.loss for s in steps] and not any(s.preview for s in plain)

@@ -27,6 +27,7 @@ def test_it_applies_to_counts_of_an_electron_per_pixel_or_more():
     _, counts = lattice(50.0)
     assert applies(counts, POISSON)
     assert not applies(counts * 0 + 0.2, POISSON)
+    assert applies(3.0 * counts + 7.0, POISSON.scaled(3.0, 7.0))
     assert not applies(counts, NoiseLevel(1.0, 4.0, "estimated from the data"))
 
 
@@ -36,9 +37,9 @@ def test_a_gaussian_kernel_divergence_is_its_centre_weight():
 
 
 def _combined(network, counts):
-    probes, steps = probe(counts[None], seed=0)
+    probes, steps = probe(counts[None], POISSON, seed=0)
     moved = network(perturbed(counts[None, None], probes, steps)[0, 0])
-    return combine(counts, network(counts), moved, probes[0], float(steps[0]))
+    return combine(counts, network(counts), moved, probes[0], float(steps[0]), POISSON)
 
 
 def test_a_network_that_only_returns_its_input_is_replaced_by_the_filters():
@@ -77,6 +78,8 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     record = denoiser.provenance()["last_run"]["sure_let"]
     assert record["frames"] == 2 and record["mean_weights"]["gaussians"] > 0.5
     assert mse(out[0], clean) < 0.5 * mse(counts, clean)
-    scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # not counts: the network alone
+    scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # no law given, none recognised
     assert "sure_let" not in denoiser.provenance()["last_run"]
     np.testing.assert_allclose(scaled, 2.5 * counts + 100.0, rtol=1e-4)
+    exact = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02, noise=POISSON.scaled(2.5, 100.0))
+    np.testing.assert_allclose(exact, 2.5 * out[0] + 100.0, rtol=1e-4, atol=1e-2)  # counts in other units

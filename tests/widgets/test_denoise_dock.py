@@ -117,4 +117,7 @@ def test_labels_say_image_or_stack_and_tile_defaults_to_the_models(dock):
     viewer.open_sample("napari-tem-denoise", "haadf")
     widget.layer.value = viewer.layers["HAADF (noisy)"]
     assert widget.run.button.text == "Denoise image" and widget.preview.button.text == "Preview image"
-    assert widget.tile.value == widget.tile.min and widget.form.options().tile is None  # "the model's"
+    assert widget.tile.value == widget.tile.min and widget.form.options().tile is None
+    assert widget.tile.native.text() == "the model's"  # shown, not the box's lowest number
+    widget.tile.value = 128
+    assert widget.form.options().tile == 128 and isinstance(widget.form.options().tile, int)

@@ -7,29 +7,19 @@ import sys
 from pathlib import Path
 
 from tem_denoise import io
-from tem_denoise.cli.types import finite_float, positive_float, positive_int
-from tem_denoise.models.card import MODALITIES
-
-MODE_CHOICES = ("blind-spot", "frame-pairs", "calibrated", "unpaired")
+from tem_denoise.operations.finetune import FinetuneOptions, check_options, diagnose, iter_finetune
+from tem_denoise.operations.options import add_arguments, from_arguments
 
 
 def _diagnosis(path: str) -> str:
-    from tem_denoise.engine.noise_diagnosis import diagnose_noise
-
     stack = io.read(path)
-    return f"{stack.name}: {stack.shape}\n" + diagnose_noise(stack.data).summary()
+    return f"{stack.name}: {stack.shape}\n" + diagnose(stack).summary()
 
 
 def cmd_noise_diagnosis(args: argparse.Namespace) -> int:
     """Print the noise autocorrelation of a stack and the fine-tuning mode that suits it."""
     print(_diagnosis(args.input))
     return 0
-
-
-def _pixel_size(stack: io.Stack) -> float | None:
-    """The stack's mean pixel size in nm, None when uncalibrated."""
-    calibration = stack.calibration
-    return calibration.mean_pixel_size if calibration.calibrated else None
 
 
 def _progress(step) -> None:
@@ -40,32 +30,22 @@ def _progress(step) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a model on a stack in one of four modes and save it as a user model."""
-    from tem_denoise.engine.finetune_modes import iter_finetune_mode
-    from tem_denoise.engine.tuning import TuneConfig
     from tem_denoise.progress import run_to_end
 
+    options = from_arguments(FinetuneOptions, args)
     if args.diagnose:
         print(_diagnosis(args.input))
         return 0
     if not args.name:
         raise ValueError("name the new model with --name (or use --diagnose to only measure the noise)")
-    if args.base:
-        from tem_denoise.models.registry import get_card
-
-        get_card(args.base)
+    check_options(options)
     stack = io.read(args.input)
-    settings = {"crop": args.crop, "batch_size": args.batch_size, "lr": args.lr, "val_fraction": args.val_fraction}
-    config = TuneConfig(
-        mode=args.mode, name=args.name, steps=args.steps, max_minutes=args.minutes, device=args.device,
-        base=args.base, blind_radius=args.blind_radius, lowpass_period_px=args.lowpass_period,
-        noise_model=args.noise, pixel_size_nm=args.pixel_size or _pixel_size(stack),
-        modality=args.modality or stack.modality, source=str(args.input),
-        **{key: value for key, value in settings.items() if value is not None})
-    tuned = run_to_end(iter_finetune_mode(stack.data, config, args.folder, args.resume), _progress)
+    steps = iter_finetune(stack, args.name, options, folder=args.folder, resume=args.resume, source=str(args.input))
+    tuned = run_to_end(steps, _progress)
     sys.stderr.write("\n")
     card = tuned.card
     validation = card.training["validation"]
-    print(f"saved '{card.name}' in {card.directory}: {args.mode}, {tuned.steps} steps in "
+    print(f"saved '{card.name}' in {card.directory}: {options.mode}, {tuned.steps} steps in "
           f"{card.training['budget']['minutes']:.2f} min, best validation loss {validation['best_loss']:.4g} at step "
           f"{validation['best_step']}; use it with --model {card.name}")
     return 0
@@ -89,30 +69,9 @@ def add_finetune(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="adapt a model to your own stack (blind-spot, frame pairs, calibrated "
                                         "synthesis or unpaired)")
     p.add_argument("input", help="noisy stack (any readable format)")
-    p.add_argument("--mode", choices=MODE_CHOICES, default="blind-spot",
-                   help="blind-spot: the stack alone (default); frame-pairs: neighbouring frames of a movie; "
-                        "calibrated: pairs made with your noise model (--noise); unpaired: against simulated atoms")
     p.add_argument("--diagnose", action="store_true", help="only measure the noise correlation and recommend a mode")
     p.add_argument("--name", help="name of the new user model")
-    p.add_argument("--base", help="model to start from (default: the mode's: wcvd-3d/wcid-2d, a new U-Net, "
-                                  "restore-<modality>, unet-<modality>)")
-    p.add_argument("--steps", type=positive_int, default=300, help="optimiser steps (default: 300)")
-    p.add_argument("--minutes", type=positive_float, help="stop after this many minutes")
-    p.add_argument("--crop", type=positive_int, help="training crop edge in pixels (default: 64)")
-    p.add_argument("--batch-size", type=positive_int, help="crops per step (default: 8)")
-    p.add_argument("--lr", type=positive_float, help="learning rate (default: the mode's)")
-    p.add_argument("--val-fraction", type=positive_float, help="share of rows held out for validation (default: 0.15)")
-    p.add_argument("--blind-radius", type=int, metavar="PX",
-                   help="blind-spot: half-width of the blind region (default: from the measured noise correlation)")
-    p.add_argument("--lowpass-period", type=finite_float, metavar="PX",
-                   help="blind-spot: shortest period in pixels the output low-pass keeps, below your atom spacing "
-                        "(0: no low-pass; default: the base model's)")
-    p.add_argument("--noise", metavar="JSON", help="calibrated: your camera's noise model (tem-denoise calibrate)")
-    p.add_argument("--pixel-size", type=positive_float, metavar="NM",
-                   help="pixel size in nm, when the file does not state it")
-    p.add_argument("--modality", choices=[m for m in MODALITIES if m != "any"],
-                   help="what the data are, when the file does not say (picks the base model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    add_arguments(p, FinetuneOptions)
     p.add_argument("--resume", action="store_true", help="continue the run of this --name from its last checkpoint")
     p.add_argument("--folder", help="user-model folder (default: the plugin's)")
     p.set_defaults(handler=cmd_finetune)

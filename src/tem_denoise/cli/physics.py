@@ -9,7 +9,7 @@ from pathlib import Path
 from tem_denoise import io
 from tem_denoise.cli.common import run
 from tem_denoise.cli.types import positive_float, positive_int
-from tem_denoise.operations.calibrate import CalibrateOptions, iter_calibrate
+from tem_denoise.operations.calibrate import CalibrateOptions, describe_model, iter_calibrate
 from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import refuse_inputs, write_text
 
@@ -21,8 +21,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     options = from_arguments(CalibrateOptions, args)
     refuse_inputs([args.output, args.plot], args.files)
     stacks = [io.read(path) for path in args.files]
-    model, report = run(iter_calibrate(stacks, options, currents=args.current))
+    model, report = run(iter_calibrate(stacks, options))
     out = model.save(args.output)
+    print(describe_model(model))
     print(report.summary())
     print(f"wrote {out}")
     if args.plot:
@@ -63,7 +64,6 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def add_calibrate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="fit a camera noise model from vacuum stacks or a STEM image")
     p.add_argument("files", nargs="+", help="vacuum stacks (one per beam current), or one STEM image")
-    p.add_argument("--current", type=positive_float, nargs="+", help="beam current (nA) or dose of each stack")
     add_arguments(p, CalibrateOptions)
     p.add_argument("-o", "--output", required=True, help="noise model JSON to write")
     p.add_argument("--plot", help="also save the fit plots to this PNG")

@@ -395,7 +395,7 @@ class Denoiser:
                 passes = [windows]
                 if isinstance(adapter, RestoreAdapter) and any(sure_let.applies(frame, adapter.level)
                                                                for frame in windows[:, -1]):
-                    probes = sure_let.probe(windows[:, -1], seed=i0)
+                    probes = sure_let.probe(windows[:, -1], adapter.level, seed=i0)
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
                 outputs = []
@@ -514,7 +514,8 @@ class Denoiser:
             self._check_low_dose(frame, adapter.level)
             above = self._above_trained_dose(frame, adapter.level)
             if moved is not None and sure_let.applies(frame, adapter.level):
-                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]))
+                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]),
+                                                adapter.level)
                 self._let_weights.append(weights)
             elif discrepancy.applies_to(adapter.level) or above:
                 out, alpha = discrepancy.limit_to_noise(frame, out, adapter.level)

@@ -27,9 +27,15 @@ BEAM_PERCENTILE = 99.5
 columns in HAADF, the background in BF): the level a card's training dose range refers to."""
 
 
+def is_exact(level: NoiseLevel) -> bool:
+    """True when the frames' noise law is known exactly and white: raw electron counts, in
+    counts or in any units linear in them (Poisson, :meth:`NoiseLevel.scaled`)."""
+    return level.model is None and level.source == POISSON.source and level.gain > 0
+
+
 def applies_to(level: NoiseLevel) -> bool:
-    """True when the frames' noise law is known exactly and white (raw electron counts)."""
-    return level == POISSON
+    """True when the frames' noise law is known exactly and white (:func:`is_exact`)."""
+    return is_exact(level)
 
 
 def effective_dose(frame: np.ndarray, level: NoiseLevel) -> float | None:

@@ -4,23 +4,28 @@ Stein's unbiased risk estimate.
 For raw electron counts the noise law is known exactly (Poisson: variance = mean count), so
 the mean squared error of any restoration ``f(y)`` of a frame ``y`` against its unknown
 noise-free counts can be estimated from ``y`` alone (Stein's unbiased risk estimate, with the
-Gaussian approximation of Poisson noise, variance ``v`` read from the frame's local mean):
+Gaussian approximation of Poisson noise, variance ``v`` read from the frame's local mean
+through the law):
 
     SURE(f) = ||y - f(y)||^2 - sum(v) + 2 sum_i v_i d f_i / d y_i
 
 The output is ``y + sum_k w_k (f_k(y) - y)`` over the candidates ``f_k``: the network and
 Gaussian filters of the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
-ones that minimise it solve a small linear system (the LET approach of Blu and Luisier, IEEE
-Trans. Image Process. 16, 2007). The weights sum to one with the frame's own weight, so an
-offset of the input moves the output the same way. The divergence of a Gaussian filter is its
+ones that minimise it solve a small linear system (:func:`let_weights`; the linear expansion
+of thresholds, LET, of Blu and Luisier, IEEE Trans. Image Process. 16, 2007). With the frame's
+own weight they sum to one, so an offset of the input moves the output the same way. They are
+not bounded: where SURE says so, the output may lean past the frame (a negative weight on a
+filter sharpens what the network over-smoothed); a weight bounded to [0, 1] cost up to 2.4 dB
+on the outside benchmark's high-dose frames (docs/outside_benchmark.md). The divergence of a Gaussian filter is its
 kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo probe
 (Ramani, Blu and Unser, IEEE Trans. Image Process. 17, 2008): the network is run once more on
 ``y + eps * b`` with ``b`` standard normal, and ``sum v b (f(y + eps b) - f(y)) / eps``
 estimates ``sum v div f``.
 
-The engine uses it for raw counts of at least :data:`MIN_MEAN_COUNT` electrons per pixel on
-average (below that the Gaussian approximation of Poisson noise, and with it the estimate,
-fails); elsewhere the discrepancy step (:mod:`tem_denoise.engine.discrepancy`) applies. Where
+The engine uses it for raw counts (in counts, or in units linear in them with the law scaled
+to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the
+Gaussian approximation of Poisson noise, and with it the estimate, fails); elsewhere the
+discrepancy step (:mod:`tem_denoise.engine.discrepancy`) applies. Where
 the network restores better than any Gaussian its weight stays near 1; where it does worse,
 the output leans on the filters. What it changes on the outside benchmark is in
 docs/outside_benchmark.md.
@@ -31,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel, sigma_map
+from tem_denoise.engine.discrepancy import effective_dose, is_exact
+from tem_denoise.physics.noise_level import NoiseLevel, sigma_map
 
 SIGMAS_PX = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Standard deviations (px, the frame's own grid) of the Gaussian filters combined with the network."""
@@ -44,17 +50,22 @@ ROW_BLOCK = 256
 
 
 def applies(frame: np.ndarray, level: NoiseLevel) -> bool:
-    """True for raw counts (Poisson law) of at least :data:`MIN_MEAN_COUNT` e-/px on average."""
-    return level == POISSON and float(np.mean(frame)) >= MIN_MEAN_COUNT
+    """True for raw counts (an exact Poisson law, in counts or units linear in them) of at least
+    :data:`MIN_MEAN_COUNT` electrons per pixel on average."""
+    if not is_exact(level):
+        return False
+    dose = effective_dose(frame, level)
+    return dose is not None and dose >= MIN_MEAN_COUNT
 
 
-def probe(frames: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in
-    counts (:data:`PROBE_STEP` noise standard deviations); the same for the same ``seed``."""
+def probe(frames: np.ndarray, level: NoiseLevel, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
+    frames' units (:data:`PROBE_STEP` noise standard deviations); the same for the same ``seed``."""
     rng = np.random.default_rng([0x5E7E, seed])
     probes = rng.standard_normal(frames.shape, dtype=np.float32)
-    steps = PROBE_STEP * np.sqrt(np.maximum(np.mean(frames, axis=(-2, -1)), 1e-6))
-    return probes, steps.astype(np.float32)
+    steps = [PROBE_STEP * float(np.sqrt(np.mean(sigma_map(frame, level).astype(np.float64) ** 2)))
+             for frame in frames]
+    return probes, np.array(steps, np.float32)
 
 
 def perturbed(windows: np.ndarray, probes: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -82,40 +93,47 @@ def _gram(residuals: list[np.ndarray]) -> np.ndarray:
     return gram
 
 
-def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray,
-            step: float) -> tuple[np.ndarray, dict]:
+def let_weights(gram: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """The weights ``w`` that minimise ``w' gram w - 2 w' gain`` (SURE of ``y + sum_k w_k r_k``),
+    with a ridge of 1e-9 of the mean diagonal for filters that nearly coincide."""
+    ridge = 1e-9 * float(np.trace(gram)) / len(gram)
+    return np.linalg.solve(gram + ridge * np.eye(len(gram)), gain)
+
+
+def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
+            level: NoiseLevel) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration and Gaussian filters of a frame.
 
     Parameters
     ----------
     noisy : ndarray (y, x)
-        Raw counts (electrons per pixel).
+        Raw counts (electrons per pixel, or units linear in them).
     restored : ndarray (y, x)
-        The network's restoration of ``noisy`` (counts).
+        The network's restoration of ``noisy``.
     moved : ndarray (y, x)
         The network's restoration of ``noisy + step * probe_``, with the same adapter.
     probe_ : ndarray (y, x)
         The standard-normal probe.
     step : float
-        The probe's step (counts).
+        The probe's step (the frame's units).
+    level : NoiseLevel
+        The frame's exact noise law (:func:`applies`).
 
     Returns
     -------
     (ndarray (y, x) float32, dict)
-        The output in counts, and the weights: ``network``, ``gaussians`` (their sum) and
+        The output in the frame's units, and the weights: ``network``, ``gaussians`` (their sum) and
         ``frame`` (one minus the others).
     """
     y = np.asarray(noisy, dtype=np.float32)
-    variance = sigma_map(y, POISSON).astype(np.float64) ** 2
+    variance = sigma_map(y, level).astype(np.float64) ** 2
     total = float(variance.sum())
     net_divergence = float(np.sum(variance * probe_ * (np.asarray(moved, np.float64) - restored))) / step
     candidates = [np.asarray(restored, np.float32)] + [ndimage.gaussian_filter(y, s, mode="reflect")
                                                        for s in SIGMAS_PX]
     divergences = np.array([net_divergence] + [gaussian_divergence(s) * total for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
-    gram = _gram(residuals)
-    gram += 1e-9 * np.trace(gram) / len(gram) * np.eye(len(gram))
-    weights = np.linalg.solve(gram, total - divergences)
+    weights = let_weights(_gram(residuals), total - divergences)
     out = y.astype(np.float64)
     for w, r in zip(weights, residuals, strict=True):
         out += w * r

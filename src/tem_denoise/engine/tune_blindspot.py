@@ -29,6 +29,30 @@ from tem_denoise.models.registry import build_model, get_card, load_model
 VAL_CROPS = 8
 
 
+def lowpass_period(card: ModelCard) -> float:
+    """Shortest period in pixels that a blind-spot card's FFT low-pass keeps; 0 when it has none.
+
+    The low-pass keeps frequencies up to ``1 / (2 K)`` cycles per pixel (``K`` =
+    ``lowpass_kernel``, by default the largest blind kernel, 7, as in seed 002), i.e.
+    periods down to ``2 K`` pixels; read from the network the card builds.
+    """
+    return build_model(card).lowpass_period_px
+
+
+def with_lowpass_period(card: ModelCard, period_px: float) -> ModelCard:
+    """A copy of a blind-spot card whose low-pass keeps periods down to ``period_px`` pixels.
+
+    ``period_px`` 0 removes the low-pass; otherwise it must be at least 2 (the Nyquist
+    period). Finer sampling of the lattice needs a shorter period: atoms ``a`` pixels apart
+    need ``period_px < a``.
+    """
+    if period_px == 0:
+        return replace(card, architecture={**card.architecture, "lowpass": False})
+    if period_px < 2:
+        raise ValueError(f"the low-pass period must be 0 (off) or at least 2 px (Nyquist), not {period_px}")
+    return replace(card, architecture={**card.architecture, "lowpass": True, "lowpass_kernel": period_px / 2})
+
+
 def blind_region_card(base: ModelCard, radius: int) -> ModelCard:
     """A copy of blind-spot card ``base`` with a blind region of half-width ``radius`` px, its
     kernels widened by ``2 * radius``."""
@@ -47,7 +71,6 @@ class BlindSpotTrainer(Trainer):
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch
 
-        from tem_denoise.engine.finetune import with_lowpass_period
         from tem_denoise.engine.noise_diagnosis import diagnose_noise
 
         self.frames = as_frames(stack)

@@ -9,7 +9,9 @@ folder* (``<user models>/.runs/<name>/``, see :func:`run_folder`):
   loss and the card the saved model will have;
 * ``last.safetensors``: every network and optimiser state at the step reached (resume);
 * ``best.safetensors``: the saved network at its best validation loss;
-* ``preview.npz``: a validation input and the network's output at that step.
+* ``preview.npz``: a validation input and the network's output at that step;
+* ``live_preview.npz``: with a :class:`~tem_denoise.engine.live_preview.LivePreview`, a crop
+  of the user's frame and the best network's output on it, rewritten as the run improves.
 
 It is written when the run ends, when it is cancelled (the generator closed, Ctrl-C or
 SIGTERM in a subprocess) and every :data:`CHECKPOINT_SECONDS`. A finished run saves the best
@@ -21,11 +23,13 @@ can be saved the same way, or resumed with ``resume=True``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,9 +38,13 @@ from tem_denoise.models.registry import available_models, default_user_dir
 from tem_denoise.outputs import atomic_path, write_text
 from tem_denoise.progress import Progress
 
+if TYPE_CHECKING:
+    from tem_denoise.engine.live_preview import LivePreview
+
 MODES = ("blind-spot", "frame-pairs", "calibrated", "unpaired")
 CHECKPOINT_SECONDS = 60.0
 RUNS_FOLDER = ".runs"
+LIVE_PREVIEW = "live_preview.npz"
 
 
 @dataclass
@@ -149,12 +157,16 @@ class TuneStep(Progress):
         Time spent on this run so far.
     extra : dict
         Mode-specific figures measured at validation (e.g. the unpaired mode's CSS).
+    preview : str or None
+        Path of the live preview written at this step (see
+        :class:`~tem_denoise.engine.live_preview.LivePreview`), else None.
     """
 
     val_loss: float | None = None
     best_val: float = float("inf")
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    preview: str | None = None
 
     @property
     def step(self) -> int:
@@ -230,6 +242,14 @@ class Trainer(ABC):
         self.model.eval()
         with torch.no_grad():
             return float(loss_of().item())
+
+
+def safe_model_name(text: str) -> str:
+    """A model/folder name from free text: letters, digits, '-', '_' and '.'."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    if not name:
+        raise ValueError("give the fine-tuned model a name (letters, digits, '-', '_')")
+    return name
 
 
 def run_folder(name: str, folder: str | Path | None = None) -> Path:
@@ -324,12 +344,15 @@ def _eta(done_here: int, seconds: float, left_steps: int, max_minutes: float | N
 
 
 def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = None,
-              resume: bool = False) -> Generator[TuneStep, None, Tuned]:
+              resume: bool = False, live: LivePreview | None = None) -> Generator[TuneStep, None, Tuned]:
     """Train ``trainer`` to ``config.steps`` steps (or the time budget) and save its best network.
 
     Yields a :class:`TuneStep` per step; closing the generator stops the run after writing the
     checkpoint (nothing is saved as a model). ``resume`` continues the run folder's last
-    checkpoint (same name and mode). Returns a :class:`Tuned` with the saved card.
+    checkpoint (same name and mode). ``live``, when given, previews the best network so far
+    whenever it improved (at most every ``live.every_s`` seconds, and at the last step) in
+    ``live_preview.npz`` in the run folder; the step that wrote it names the file in
+    :attr:`TuneStep.preview`. Returns a :class:`Tuned` with the saved card.
     """
     import torch
 
@@ -345,7 +368,7 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
     first, start, saved_at = record["step"], time.time(), time.time()
     preview = None
     torch.manual_seed(config.seed + first)
-    stopped = False
+    stopped, unshown = False, best_state is not None
 
     earlier_seconds = record["seconds"]
 
@@ -368,11 +391,16 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
                     best, record["best_val"], record["best_step"] = val, val, step + 1
                     best_state = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
                     preview = trainer.preview()
+                    unshown = True
+            written = None
+            if live is not None and unshown and (live.due() or step + 1 == config.steps or stopped):
+                written = str(live.write(run_dir / LIVE_PREVIEW, trainer, best_state, record["best_step"]))
+                unshown = False
             eta = _eta(step + 1 - first, elapsed, config.steps - step - 1, config.max_minutes)
             shown = f", validation {val:.4g}" if val is not None else ""
             message = f"{config.mode} step {step + 1}/{config.steps}: loss {loss:.4g}{shown}"
             yield TuneStep(step + 1, config.steps, message, eta, loss=loss, val_loss=val, best_val=best,
-                           seconds=elapsed, extra=extra)
+                           seconds=elapsed, extra=extra, preview=written)
             if time.time() - saved_at > CHECKPOINT_SECONDS:
                 checkpoint()
                 saved_at = time.time()

@@ -151,7 +151,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["choices"] = item.choices
         elif get_origin(item.kind) is tuple:
             inner = get_args(item.kind)
-            kwargs.update(nargs=len(inner), type=_number(inner[0], item))
+            kwargs.update(nargs="+" if inner[-1] is Ellipsis else len(inner), type=_number(inner[0], item))
         else:
             kwargs["type"] = _number(item.kind, item) if item.kind in (int, float) else item.kind
         parser.add_argument(item.flag, **kwargs)

@@ -7,7 +7,7 @@ pixel. Its source, best first:
 * raw electron counts: Poisson, variance = counts (:data:`POISSON`);
 * an estimate from the data themselves (:func:`estimate_level`), for linear cameras and
   detectors: a Poisson-Gaussian law ``variance = gain * mean + offset`` fitted to the noise
-  that a second-difference filter leaves in bins of local brightness.
+  residual (:func:`noise_residual`) in bins of local brightness.
 
 The map is the law evaluated on a smoothed copy of the image (:func:`sigma_map`).
 """
@@ -17,14 +17,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage, signal
 
 from tem_denoise.physics.noise_models import Counting, HRTEMNoise, NoiseModel, STEMNoise
 
 SMOOTHING_PX = 1.5
 """Gaussian sigma (px) of the local mean the noise law is evaluated on."""
-IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32) / 6.0
-"""Second-difference kernel whose output has the input's white-noise variance (Immerkaer 1996)."""
+FOURTH_DIFFERENCE = np.array([1, -4, 6, -4, 1], dtype=np.float32) / np.sqrt(70.0)
+"""Taps of the separable filter of :func:`noise_residual`: a fourth difference along y and
+along x (Immerkaer's 1996 second-difference kernel applied twice), scaled so that its output
+has the input's white-noise variance. Its power response, ``sin(pi fy)**8 sin(pi fx)**8``,
+reads almost only the corners of the spectrum, the frequencies where an image's signal is
+weakest."""
+CROP_PX = 256
+"""Frames larger than two crops along an axis are read in 2 x 2 crops of this size (px), which
+holds the cost of an estimate on a 1024 x 1024 frame to tens of milliseconds."""
+TAPER = 0.25
+"""Share of each axis over which :func:`noise_residual` tapers the residual to zero."""
+PEAK_THRESHOLD = 8.0
+"""Spectral bins of the residual above this multiple of the noise floor are signal (lattice
+reflections): the chance that a bin of white noise exceeds it is exp(-8) = 0.03 %."""
 
 
 @dataclass(frozen=True)
@@ -104,28 +116,92 @@ def sigma_map(frame: np.ndarray, level: NoiseLevel) -> np.ndarray:
     return level.sigma(local_mean(frame))
 
 
+def _power_response(shape: tuple[int, int]) -> np.ndarray:
+    """Power response of the :data:`FOURTH_DIFFERENCE` filter (up to a factor) on the half
+    spectrum of ``shape``."""
+    along_y = np.sin(np.pi * fft.fftfreq(shape[0])).astype(np.float32) ** 8
+    along_x = np.sin(np.pi * fft.rfftfreq(shape[1])).astype(np.float32) ** 8
+    return along_y[:, None] * along_x[None, :]
+
+
+def _half_spectrum_counts(shape: tuple[int, int]) -> np.ndarray:
+    """How many bins of the full spectrum each bin of the half spectrum of ``shape`` stands for."""
+    counts = np.full((shape[0], shape[1] // 2 + 1), 2.0, np.float32)
+    counts[:, 0] = 1.0
+    if shape[1] % 2 == 0:
+        counts[:, -1] = 1.0
+    return counts
+
+
+def noise_residual(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What is left of a (y, x) frame without its signal, where white noise keeps its variance;
+    and the mask of the pixels where it holds.
+
+    The frame goes through the :data:`FOURTH_DIFFERENCE` filter, which cancels smooth signal.
+    A sharp or undersampled lattice (atoms one or two pixels wide) still leaves its reflections
+    there, which a variance taken over pixels would count as noise; in the spectrum they are
+    few bright peaks over the flat floor of the noise (white noise with a brightness-dependent
+    variance still has a flat spectrum). The residual is tapered to zero over the outer
+    :data:`TAPER` of each axis (a Tukey window, so that the peaks do not leak over the
+    spectrum) and transformed; the floor is the median of its power over the bins where the
+    filter responds most, divided by the filter's response and by ln 2 (the median of an
+    exponential distribution); bins above :data:`PEAK_THRESHOLD` times the floor and their
+    neighbours are removed, and the rest scaled up by the share of noise power removed with
+    them. The mask is the untapered middle of the frame less the filter's 2-px margin.
+    """
+    residual = np.asarray(frame, dtype=np.float32)
+    for axis in (0, 1):
+        residual = ndimage.correlate1d(residual, FOURTH_DIFFERENCE, axis=axis, mode="reflect")
+    taper_y, taper_x = (signal.windows.tukey(n, TAPER).astype(np.float32) for n in residual.shape)
+    flat = (taper_y[:, None] == 1) & (taper_x[None, :] == 1)
+    flat[:2], flat[-2:], flat[:, :2], flat[:, -2:] = False, False, False, False
+    spectrum = fft.rfft2(residual * taper_y[:, None] * taper_x[None, :], workers=-1)
+    power = spectrum.real**2 + spectrum.imag**2
+    response = _power_response(residual.shape)
+    strong = response > 0.25 * response.max()
+    floor = float(np.median(power[strong] / response[strong])) / np.log(2)
+    peaks = ndimage.binary_dilation(power > PEAK_THRESHOLD * floor * np.maximum(response, 1e-3 * response.max()))
+    if floor <= 0 or not peaks.any():
+        return residual, flat
+    noise_power = _half_spectrum_counts(residual.shape) * response
+    removed = float(np.sum(noise_power[peaks]) / np.sum(noise_power))
+    spectrum[peaks] = 0
+    kept = fft.irfft2(spectrum, s=residual.shape, workers=-1) / np.sqrt(max(1.0 - removed, 0.05))
+    return kept.astype(np.float32), flat
+
+
+def _crops(frame: np.ndarray) -> list[np.ndarray]:
+    """The (y, x) frame, cut along each axis longer than two :data:`CROP_PX` into two crops
+    of that size, evenly spread."""
+    def spans(length: int) -> list[slice]:
+        if length <= 2 * CROP_PX:
+            return [slice(0, length)]
+        gap = (length - 2 * CROP_PX) // 3
+        return [slice(gap, gap + CROP_PX), slice(length - gap - CROP_PX, length - gap)]
+
+    return [frame[ys, xs] for ys in spans(frame.shape[0]) for xs in spans(frame.shape[1])]
+
+
 def _binned_variance(frame: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local mean, robust noise variance (MAD of the second-difference residual) and pixel
-    count in ``bins`` quantile bins of brightness."""
-    residual = ndimage.convolve(frame, IMMERKAER, mode="reflect")[2:-2, 2:-2].ravel()
-    mean = local_mean(frame)[2:-2, 2:-2].ravel()
-    edges = np.unique(np.quantile(mean, np.linspace(0, 1, bins + 1)))
-    which = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, len(edges) - 2)
+    """Local mean, robust noise variance and pixel count in ``bins`` bins of brightness holding
+    equal numbers of pixels. The variance is read from the median absolute value of
+    :func:`noise_residual` (whose median is zero: the filter cancels any local mean)."""
+    residual, flat = noise_residual(frame)
+    residual, mean = residual[flat], local_mean(frame)[flat]
     centres, variances, counts = [], [], []
-    for b in range(len(edges) - 1):
-        values = residual[which == b]
-        if len(values) < 64:
+    for pixels in np.array_split(np.argsort(mean), bins):
+        if len(pixels) < 64:
             continue
-        mad = np.median(np.abs(values - np.median(values)))
-        centres.append(float(np.mean(mean[which == b])))
+        mad = np.median(np.abs(residual[pixels]))
+        centres.append(float(np.mean(mean[pixels])))
         variances.append(float((1.4826 * mad) ** 2))
-        counts.append(len(values))
+        counts.append(len(pixels))
     return np.array(centres), np.array(variances), np.array(counts, dtype=np.float64)
 
 
 def _overall_variance(frames: list[np.ndarray]) -> float:
-    """Robust noise variance of the second-difference residual over all pixels of small frames."""
-    residual = np.concatenate([ndimage.convolve(f, IMMERKAER, mode="reflect").ravel() for f in frames])
+    """Robust noise variance of :func:`noise_residual` over all pixels of small frames."""
+    residual = np.concatenate([noise_residual(f)[0].ravel() for f in frames])
     return float((1.4826 * np.median(np.abs(residual - np.median(residual)))) ** 2)
 
 
@@ -136,8 +212,8 @@ POISSON_BIN_RATIO = (0.6, 1.5)
 def is_poisson(frames: np.ndarray | list, bins: int = 16, min_mean: float = 0.5) -> bool:
     """True when (y, x) frames are whole numbers >= 0 with Poisson noise (variance = mean).
 
-    Image structure only adds to the second-difference variance of :func:`estimate_level`'s
-    brightness bins, so the bins with the smallest variance-to-mean ratios (among bins with a
+    Image structure only adds to the residual variance (:func:`noise_residual`) of
+    :func:`estimate_level`'s brightness bins, so the bins with the smallest variance-to-mean ratios (among bins with a
     mean of at least ``min_mean`` counts) are the ones least touched by the specimen: the
     lower quartile of the ratios must lie in :data:`POISSON_BIN_RATIO` (a quartile rather than
     the minimum, which scatters low at a few counts per pixel). Unlike a test over the whole
@@ -148,7 +224,8 @@ def is_poisson(frames: np.ndarray | list, bins: int = 16, min_mean: float = 0.5)
     stacked = [f for f in stacked if min(f.shape) >= 16]
     if not stacked or not all(np.isfinite(f).all() and f.min() >= 0 and np.all(f == np.round(f)) for f in stacked):
         return False
-    mean, variance, _ = (np.concatenate(p) for p in zip(*(_binned_variance(f, bins) for f in stacked)))
+    parts = [_binned_variance(crop, bins) for frame in stacked for crop in _crops(frame)]
+    mean, variance, _ = (np.concatenate(p) for p in zip(*parts))
     usable = mean >= min_mean
     if not usable.any():
         return False
@@ -159,16 +236,18 @@ def is_poisson(frames: np.ndarray | list, bins: int = 16, min_mean: float = 0.5)
 def estimate_level(frames: np.ndarray | list, bins: int = 16) -> NoiseLevel:
     """Fit ``variance = gain * intensity + offset`` to one frame or several (y, x) frames.
 
-    The noise of each pixel is read from a 3 x 3 second-difference filter, which cancels
-    smooth signal; its robust variance (median absolute deviation) is taken in ``bins``
-    quantile bins of the local mean, and a line is fitted to variance against mean, weighted
-    by the pixels in each bin (the gain is kept >= 0). Fine lattice detail that the filter
-    does not cancel raises the estimate; restoration models are trained with such estimates
-    so that they take it into account.
+    The noise of each pixel is read from :func:`noise_residual` (a fourth-difference filter
+    that cancels smooth signal, with the lattice reflections it leaves taken out in the
+    spectrum, so that atoms one or two pixels wide are not counted as noise); its robust
+    variance (median absolute deviation) is taken in ``bins`` quantile bins of the local mean,
+    and a line is fitted to variance against mean, weighted by the pixels in each bin (the gain
+    is kept >= 0). Noise correlated between neighbouring pixels (a scintillator's point-spread)
+    is read at the highest frequencies only, so its variance per pixel is underestimated.
     """
     stacked = [np.asarray(f, dtype=np.float32) for f in (frames if np.ndim(frames) == 3 or
                                                           isinstance(frames, list) else [frames])]
-    parts = [_binned_variance(frame, bins) for frame in stacked if min(frame.shape) >= 16]
+    parts = [_binned_variance(crop, bins) for frame in stacked if min(frame.shape) >= 16
+             for crop in _crops(frame)]
     if not parts:
         raise ValueError("frames of at least 16 x 16 px are needed to estimate the noise level")
     mean, variance, weight = (np.concatenate(p) for p in zip(*parts))

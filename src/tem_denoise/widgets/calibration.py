@@ -1,58 +1,48 @@
-"""Noise-calibration dock: fit the camera's noise model from vacuum stacks or a STEM image.
+"""Noise-calibration dock: layer(s) -> Stack(s) -> :func:`tem_denoise.operations.calibrate.iter_calibrate`
+-> noise model, plots, JSON, synthetic preview layers.
 
-HRTEM: pick one or more vacuum stack layers and their beam currents (read from the layer
-metadata ``beam_current_nA`` when present). STEM: pick one atomic-resolution image. Calibrate
-runs in a worker; the fit plots appear in the dock; the model can be saved/loaded as JSON and
-previewed as synthetic noisy / clean / atom-map layers in the source's nm scale.
+The form is :class:`~tem_denoise.operations.calibrate.CalibrateOptions` (the options of
+``tem-denoise calibrate``). HRTEM: pick one or more vacuum stack layers and their beam currents
+(filled in from the layer metadata ``beam_current_nA`` when present). STEM: pick one
+atomic-resolution image; the frame shown is fitted. The model can be saved/loaded as JSON and
+previewed (:func:`~tem_denoise.operations.calibrate.synthetic_preview`) as synthetic noisy /
+clean / atom-map layers at the source's pixel size and origin.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from magicgui.widgets import ComboBox, Container, Label, LineEdit, PushButton, Select
+from magicgui.widgets import ComboBox, Container, Label, PushButton, Select
 
 from tem_denoise import physics
 from tem_denoise.figures import plot_fit_report
 from tem_denoise.io import Calibration
-from tem_denoise.operations.calibrate import CalibrateOptions, iter_calibrate
-from tem_denoise.widgets.glue import image_layer_choices, layer_stack, plane_calibration
+from tem_denoise.layers import stack_to_layer_data
+from tem_denoise.operations.calibrate import CalibrateOptions, describe_model, iter_calibrate, synthetic_preview
+from tem_denoise.widgets.forms import OptionsForm
+from tem_denoise.widgets.glue import image_layer_choices, layer_stack
 from tem_denoise.widgets.layer_geometry import frame_index
-from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path
+from tem_denoise.widgets.plot_canvas import PlotCanvas, ask_open_path, ask_save_path, limit_rows, wrap_text
 from tem_denoise.widgets.runner import JobRunner
 
 if TYPE_CHECKING:
     import napari
 
-HRTEM, STEM_HAADF, STEM_BF = "HRTEM vacuum stacks", "STEM HAADF image", "STEM BF image"
-
-
-def parse_currents(text: str, n: int) -> list[float] | None:
-    """Beam currents from comma-separated text: None when empty, else exactly ``n`` values."""
-    if not text.strip():
-        return None
-    try:
-        values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError as exc:
-        raise ValueError(f"beam currents must be numbers separated by commas, not {text!r}") from exc
-    if len(values) != n:
-        raise ValueError(f"give one beam current per selected stack: {n} stacks, {len(values)} currents")
-    return values
-
 
 class CalibrationWidget(Container):
-    """Dock widget wrapping :func:`tem_denoise.physics.calibrate_hrtem_vacuum` and
-    :func:`tem_denoise.physics.calibrate_stem`."""
+    """Dock widget: fit a noise model (:func:`~tem_denoise.operations.calibrate.iter_calibrate`),
+    plot the fit, save/load it as JSON and preview it on synthetic frames."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
-        self.mode = ComboBox(label="data", choices=[HRTEM, STEM_HAADF, STEM_BF], value=HRTEM)
-        self.stacks = Select(label="vacuum stacks", choices=image_layer_choices(viewer))
-        self.currents = LineEdit(label="currents (nA)", value="")
+        self.form = OptionsForm(CalibrateOptions)
+        self.mode, self.currents = self.form["stem"], self.form["currents"]
+        self.stacks = limit_rows(Select(label="vacuum stacks", choices=image_layer_choices(viewer)), rows=6)
         self.image = ComboBox(label="STEM image", choices=image_layer_choices(viewer))
         self.runner = JobRunner("Calibrate")
-        self.summary = Label(value="No calibration yet.")
+        self.summary = wrap_text(Label(value="No calibration yet."))
         self.save_button = PushButton(text="Save model…", enabled=False)
         self.load_button = PushButton(text="Load model…")
         self.preview_button = PushButton(text="Preview synthetic", enabled=False)
@@ -63,7 +53,7 @@ class CalibrationWidget(Container):
         ])
         self.model: physics.NoiseModel | None = None
         self.report: physics.FitReport | None = None
-        self._source: Any = None
+        self._calibration: Calibration | None = None
         self.plot = PlotCanvas(self, figsize=(5, 6), min_height=420)
         self.figure = self.plot.figure
         self.runner.bind(self._job, self._show_result)
@@ -75,7 +65,7 @@ class CalibrationWidget(Container):
         self._mode_changed()
 
     def _mode_changed(self) -> None:
-        hrtem = self.mode.value == HRTEM
+        hrtem = self.mode.value is None
         self.stacks.visible = self.currents.visible = hrtem
         self.image.visible = not hrtem
 
@@ -84,26 +74,27 @@ class CalibrationWidget(Container):
         if currents and all(c is not None for c in currents):
             self.currents.value = ", ".join(f"{c:g}" for c in currents)
 
+    def _layers(self) -> list:
+        """The chosen data layers: the vacuum stacks (HRTEM) or the STEM image."""
+        if self.mode.value is None:
+            return list(self.stacks.value)
+        if self.image.value is None:
+            raise ValueError("choose an atomic-resolution STEM image layer")
+        return [self.image.value]
+
     def _job(self):
         """Check the inputs now (errors shown at once) and return the calibration generator."""
-        if self.mode.value == HRTEM:
-            layers = list(self.stacks.value)
-            stacks = [layer_stack(layer) for layer in layers]
-            currents = parse_currents(self.currents.value, len(layers))
-            job = iter_calibrate(stacks, CalibrateOptions(), currents=currents)
-        else:
-            layer = self.image.value
-            if layer is None:
-                raise ValueError("choose an atomic-resolution STEM image layer")
-            layers = [layer]
-            options = CalibrateOptions(stem="bf" if self.mode.value == STEM_BF else "haadf")
-            job = iter_calibrate([layer_stack(layer)], options, frame=frame_index(self.viewer, layer) or 0)
-        self._source = layers[0] if layers else None
+        layers = self._layers()
+        stacks = [layer_stack(layer) for layer in layers]
+        frame = frame_index(self.viewer, layers[0]) if self.mode.value and layers else None
+        job = iter_calibrate(stacks, self.form.options(frame=frame or 0))
+        self._calibration = stacks[0].calibration if stacks else None
         return job
 
     def _show_result(self, result: tuple[physics.NoiseModel, physics.FitReport]) -> None:
         self.model, self.report = result
-        self.summary.value = f"{_describe_model(self.model)}\n{self.report.summary()}"
+        self.summary.value = f"{describe_model(self.model)}\n{self.report.summary()}"
+        self.plot.canvas.setVisible(True)  # hidden until the first fit
         plot_fit_report(self.report, self.figure)
         self.plot.draw()
         self.save_button.enabled = self.preview_button.enabled = True
@@ -118,7 +109,7 @@ class CalibrationWidget(Container):
         """Load a noise model saved earlier (JSON) so it can be previewed."""
         self.model = physics.load_noise_model(path)
         self.report = None
-        self.summary.value = f"Loaded {Path(path).name}: {_describe_model(self.model)}"
+        self.summary.value = f"Loaded {Path(path).name}: {describe_model(self.model)}"
         self.preview_button.enabled = self.save_button.enabled = True
 
     def _ask_save(self) -> None:
@@ -132,41 +123,12 @@ class CalibrationWidget(Container):
             self.load_model(path)
 
     def preview_synthetic(self) -> list:
-        """Add a synthetic noisy / clean / atom-map triple made with the current model."""
+        """Add synthetic atom map / clean / noisy layers made with the current model, at the
+        calibrated data's pixel size and origin."""
         if self.model is None:
             raise ValueError("calibrate or load a noise model first")
-        pixel_nm = self._source_pixel_nm()
-        if isinstance(self.model, physics.STEMNoise):
-            extra = {"pixel_size_nm_range": (pixel_nm, pixel_nm)} if pixel_nm else {}
-            pair = physics.synth_stem((256, 256), noise=self.model, rng=0, **extra)
-        else:
-            extra = {"pixel_size_nm": pixel_nm} if pixel_nm else {}
-            pair = physics.synth_hrtem_nucleation((256, 256), noise=self.model, rng=0, **extra)
-        calibration = self._preview_calibration(pair.pixel_size_nm)
-        step = {"operation": "synthetic preview", "noise_model": self.model.to_dict()}
-        return [
-            self.viewer.add_image(data, name=f"synthetic ({label})", colormap="gray",
-                                  metadata={"provenance": {"history": [step]}}, **calibration)
-            for label, data in (("atom map", pair.atom_map), ("clean", pair.clean), ("noisy", pair.noisy))
-        ]
-
-    def _source_pixel_nm(self) -> float | None:
-        """Mean pixel size (nm) of the calibrated layer, or None when it is not in length units."""
-        calibration = Calibration.of_layer(self._source) if self._source is not None else Calibration()
-        return calibration.mean_pixel_size if calibration.calibrated else None
-
-    def _preview_calibration(self, pixel_nm: float) -> dict:
-        """2D calibration in nm: the synthesis's pixel size, the source layer's origin and axis labels."""
-        calibration = {"scale": (pixel_nm,) * 2, "units": ("nm", "nm"), "axis_labels": ("y", "x")}
-        if self._source is not None:
-            calibration["axis_labels"] = plane_calibration(self._source)["axis_labels"]
-            source = Calibration.of_layer(self._source)
-            if source.calibrated:
-                calibration["translate"] = source.origin
-        return calibration
-
-
-def _describe_model(model: physics.NoiseModel) -> str:
-    params = model.to_dict().get("params", {})
-    fields = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
-    return f"{type(model).__name__}: {fields}"
+        layers = []
+        for stack in synthetic_preview(self.model, self._calibration):
+            data, kwargs, _ = stack_to_layer_data(stack)
+            layers.append(self.viewer.add_image(data, **kwargs))
+        return layers

@@ -31,6 +31,7 @@ from tem_denoise.widgets.glue import (
     derived_metadata,
     image_combo,
     layer_stack,
+    on_model_saved,
     plane_calibration,
     preferred_device,
     save_preferred_device,
@@ -80,11 +81,13 @@ class DenoiseWidget(Container):
         self.modality.changed.connect(self._pick_default_model)
         self.model.changed.connect(self._describe_model)
         self.device.changed.connect(lambda value: save_preferred_device(value))
+        on_model_saved(self, lambda _name: self.model.reset_choices())
         self._pick_default_model()
         self._describe_model()
 
     def _model_choices(self, _widget=None) -> list[tuple[str, str]]:
-        """Every available model, re-read so that newly fine-tuned user models appear."""
+        """Every available model, re-read (when layers change and when a model is saved, e.g. by
+        the Fine-tune dock) so that newly fine-tuned user models appear."""
         self.cards = available_models()
         return [(card.summary(), name) for name, card in self.cards.items()]
 

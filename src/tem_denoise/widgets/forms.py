@@ -20,6 +20,11 @@ NUMBER_RANGE = 1e9
 
 
 def _spin_box(item: OptionField) -> Widget:
+    """A spin box; an optional number's box shows its ``none_text`` at its lowest value.
+
+    Optional integers use a float spin box with no decimals: magicgui's integer box (superqt's
+    QLargeIntSpinBox) cannot show a special value text.
+    """
     integer = item.kind is int
     low = item.meta.get("minimum")
     high = item.meta.get("maximum")
@@ -27,12 +32,14 @@ def _spin_box(item: OptionField) -> Widget:
     low = -NUMBER_RANGE if low is None else low
     if item.optional:
         low = low - step
-    widget_type = SpinBox if integer else FloatSpinBox
+    widget_type = SpinBox if integer and not item.optional else FloatSpinBox
     kwargs: dict[str, Any] = {"min": low, "max": NUMBER_RANGE if high is None else high, "step": step}
-    if not integer:
+    if widget_type is FloatSpinBox:
         kwargs["step"] = float(step)
     widget = widget_type(value=low if item.default is None else item.default, **kwargs)
     if item.optional:
+        if integer:
+            widget.native.setDecimals(0)
         widget.native.setSpecialValueText(item.meta.get("none_text") or "none")
     return widget
 
@@ -99,8 +106,10 @@ class OptionsForm:
     def _value(self, item: OptionField) -> Any:
         widget = self.widgets[item.name]
         value = widget.value
-        if isinstance(widget, (SpinBox, FloatSpinBox)) and item.optional and value <= widget.min:
-            return None
+        if isinstance(widget, (SpinBox, FloatSpinBox)):
+            if item.optional and value <= widget.min:
+                return None
+            return int(round(value)) if item.kind is int else value
         if isinstance(widget, LineEdit):
             return _parse_text(item, str(value))
         if hasattr(value, "__fspath__"):
@@ -129,12 +138,12 @@ def _parse_text(item: OptionField, text: str) -> Any:
     if not text:
         return None if item.optional else item.default
     if get_origin(item.kind) is tuple:
-        inner = get_args(item.kind)[0]
+        inner = get_args(item.kind)
+        count = "one or more" if inner[-1] is Ellipsis else len(inner)
         try:
-            return tuple(inner(v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v)
+            return tuple(inner[0](v) for v in text.replace(";", ",").replace(" ", ",").split(",") if v)
         except ValueError:
-            raise ValueError(f"{item.label}: give {len(get_args(item.kind))} numbers separated by commas, "
-                             f"not {text!r}") from None
+            raise ValueError(f"{item.label}: give {count} numbers separated by commas, not {text!r}") from None
     if item.kind in (int, float):
         try:
             return item.kind(text)

@@ -1,11 +1,14 @@
 """Helpers every dock shares: layer -> Stack, result -> layer (in the source's calibration),
-the one "reuse the layer or add it" rule, and the layer lists of the docks' combo boxes."""
+the one "reuse the layer or add it" rule, the layer lists of the docks' combo boxes, and the
+signal that tells the docks' model lists that a user model was saved."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from psygnal import Signal
 
 from tem_denoise.io import Stack
 from tem_denoise.layers import layer_metadata, layer_to_stack, robust_range
@@ -172,3 +175,20 @@ def save_preferred_device(device: str) -> None:
     from napari.settings import get_plugin_settings
 
     get_plugin_settings(PLUGIN).engine.device = device
+
+
+class ModelEvents:
+    """Signals on the model registry shared by the docks of all viewers."""
+
+    saved = Signal(str)
+    """A user model was saved (its name): model lists re-read the registry."""
+
+
+MODEL_EVENTS = ModelEvents()
+
+
+def on_model_saved(widget: Any, callback: Callable[[str], None]) -> None:
+    """Call ``callback(name)`` when a user model is saved, while ``widget`` (a magicgui widget)
+    exists; disconnected when its Qt widget is destroyed."""
+    MODEL_EVENTS.saved.connect(callback)
+    widget.native.destroyed.connect(lambda *_: MODEL_EVENTS.saved.disconnect(callback, missing_ok=True))

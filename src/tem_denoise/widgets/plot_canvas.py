@@ -29,11 +29,16 @@ class PlotCanvas:
         """True once something was plotted."""
         return not self.canvas.isHidden()
 
-    def axes(self, rows: int = 1) -> list:
-        """Clear the figure and return ``rows`` stacked axes (showing the canvas)."""
+    def clear(self) -> Any:
+        """Clear the figure and return it (showing the canvas), for a layout of one's own."""
         self.canvas.setVisible(True)
         self.figure.clear()
-        return [self.figure.add_subplot(rows, 1, row + 1) for row in range(rows)]
+        return self.figure
+
+    def axes(self, rows: int = 1) -> list:
+        """Clear the figure and return ``rows`` stacked axes (showing the canvas)."""
+        figure = self.clear()
+        return [figure.add_subplot(rows, 1, row + 1) for row in range(rows)]
 
     def draw(self) -> None:
         self.canvas.draw_idle()

@@ -3,7 +3,9 @@
 Operations are generators that yield :class:`~tem_denoise.progress.Progress` records and
 return their result. :class:`JobRunner` runs one
 in napari's ``thread_worker``; cancelling sets the worker's quit flag, which the generator
-honours at its next ``yield``, so nothing half-made reaches the viewer.
+honours at its next ``yield``, so nothing half-made reaches the viewer. A job that can stop
+itself cleanly (a fine-tuning child process keeping its checkpoint) is bound with a ``stop``
+function instead: Cancel calls it and the job ends with its own result.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 from napari.qt.threading import create_worker
+
+_ORPHANS: set = set()
+"""Workers of deleted runners, kept until they finish (their signals must outlive them)."""
 
 
 class JobRunner(Container):
@@ -26,8 +31,11 @@ class JobRunner(Container):
         super().__init__(widgets=[self.button, self.progress, self.status], labels=False)
         self.worker = None
         self._job: Callable[[], Generator[Any, None, Any]] | None = None
-        self._on_result: Callable[[Any], None] | None = None
+        self._on_result: Callable[[Any], Any] | None = None
+        self._on_step: Callable[[Any], None] | None = None
+        self._stop: Callable[[], None] | None = None
         self.button.changed.connect(self._clicked)
+        self.native.destroyed.connect(self._orphaned)
 
     @property
     def running(self) -> bool:
@@ -39,9 +47,16 @@ class JobRunner(Container):
         if not self.running:
             self.button.text = text
 
-    def bind(self, job: Callable[[], Generator[Any, None, Any]], on_result: Callable[[Any], None]) -> None:
-        """Set the job the button starts (a generator factory) and where its result goes."""
-        self._job, self._on_result = job, on_result
+    def bind(self, job: Callable[[], Generator[Any, None, Any]], on_result: Callable[[Any], Any], *,
+             on_step: Callable[[Any], None] | None = None, stop: Callable[[], None] | None = None) -> None:
+        """Set the job the button starts (a generator factory) and where its result goes.
+
+        ``on_result`` may return the status line to show (default "Done."). ``on_step`` is
+        called (in the GUI thread) with every record the job yields; ``stop``,
+        when given, is what Cancel calls: it must make the job end soon by itself (its result
+        is then delivered as usual).
+        """
+        self._job, self._on_result, self._on_step, self._stop = job, on_result, on_step, stop
 
     def start(self) -> None:
         """Start the bound job (as if Run were clicked)."""
@@ -57,6 +72,8 @@ class JobRunner(Container):
             return
         self.worker = create_worker(lambda: (yield from generator))
         self.worker.yielded.connect(self._on_progress)
+        if self._on_step is not None:
+            self.worker.yielded.connect(self._on_step)
         self.worker.returned.connect(self._returned)
         self.worker.errored.connect(self._fail)
         self.worker.aborted.connect(lambda: self._set_status("Cancelled; nothing was added."))
@@ -69,9 +86,29 @@ class JobRunner(Container):
 
     def cancel(self) -> None:
         """Ask the running job to stop at its next progress step."""
-        if self.worker is not None:
+        if self.worker is None:
+            return
+        if self._stop is not None:
+            self._set_status("Stopping…")
+            self._stop()
+        else:
             self._set_status("Cancelling…")
             self.worker.quit()
+
+    def _orphaned(self, *_: Any) -> None:
+        """The widget is being deleted (e.g. its viewer closed): the running job is asked to stop
+        and tells nothing more to this widget."""
+        worker = self.worker
+        if worker is None:
+            return
+        for signal in (worker.yielded, worker.returned, worker.errored, worker.aborted, worker.finished):
+            try:
+                signal.disconnect()
+            except (TypeError, RuntimeError):
+                pass  # nothing connected
+        _ORPHANS.add(worker)
+        worker.finished.connect(lambda: _ORPHANS.discard(worker))
+        self._stop() if self._stop is not None else worker.quit()
 
     def _clicked(self) -> None:
         self.cancel() if self.running else self.start()
@@ -83,9 +120,8 @@ class JobRunner(Container):
         self._set_status(f"{step.message} (about {eta:.0f} s left)" if eta else step.message)
 
     def _returned(self, result: Any) -> None:
-        if self._on_result is not None:
-            self._on_result(result)
-        self._set_status("Done.")
+        status = self._on_result(result) if self._on_result is not None else None
+        self._set_status(status if isinstance(status, str) else "Done.")
 
     def _fail(self, exc: BaseException) -> None:
         """The worker raised; napari already shows the error as a notification."""
