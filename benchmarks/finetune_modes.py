@@ -32,7 +32,7 @@ from tem_denoise.analysis.metrics import psnr
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune_modes import iter_finetune_mode
 from tem_denoise.engine.noise_diagnosis import diagnose_noise
-from tem_denoise.engine.tune_frame_pairs import TARGET_OFFSET, movie_drift
+from tem_denoise.engine.tune_frame_pairs import WINDOW, movie_drift
 from tem_denoise.engine.tuning import TuneConfig
 from tem_denoise.physics import HRTEMNoise
 from tem_denoise.physics.formation import SPECS, restore_pair
@@ -93,8 +93,9 @@ def frame_pairs(args, folder: Path) -> dict:
     noisy, clean, true_shifts = drifting_movie(args.frames, args.size, args.dose, args.seed)
     diagnosis = diagnose_noise(noisy)
     shifts = movie_drift(noisy)
-    registration = {"pair_error_px": round(pair_registration_error(shifts, true_shifts, TARGET_OFFSET), 3),
-                    "pair_drift_px": round(pair_registration_error(0 * true_shifts, true_shifts, TARGET_OFFSET), 3)}
+    offset = WINDOW // 2 + 1  # the frame-pair mode's target: the frames just outside the window
+    registration = {"pair_error_px": round(pair_registration_error(shifts, true_shifts, offset), 3),
+                    "pair_drift_px": round(pair_registration_error(0 * true_shifts, true_shifts, offset), 3)}
     config = TuneConfig(mode="frame-pairs", name="bench-frame-pairs", steps=100_000, max_minutes=args.minutes,
                         crop=64, batch_size=8, val_every=50, seed=args.seed, device="cpu")
     name, seconds, steps = tune(noisy, config, folder)

@@ -5,7 +5,7 @@ mode           learns from                                            starts fro
 =============  =====================================================  ==================================
 blind-spot     the stack alone (Noise2Self, blind region matched to   wcid-2d / wcvd-3d
                the noise correlation)
-frame-pairs    neighbouring frames of a movie, registered             a new 3-frame U-Net
+frame-pairs    neighbouring frames of a movie, registered             a new 5-frame U-Net
                (Noise2Noise)
 calibrated     pairs synthesised with the user's noise model at the   restore-hrtem / -haadf / -bf
                data's pixel size
@@ -47,12 +47,13 @@ assert set(TRAINERS) == set(MODES)
 
 def can_start_from(mode: str, card: ModelCard) -> bool:
     """True when the trainer of ``mode`` accepts ``card`` as its base model (the trainers refuse
-    the others with a message): a blind-spot net; a 3-frame restoring U-Net; a restoration
-    model; a single-frame atom-map U-Net."""
+    the others with a message): a blind-spot net; a restoring U-Net over an odd number of
+    frames (one the frame-pair mode saved); a restoration model; a single-frame atom-map U-Net."""
     if mode == "blind-spot":
         return card.family == "blindspot"
     if mode == "frame-pairs":
-        return card.family == "unet" and card.temporal_window == 3 and card.output_kind == "restore"
+        return card.family == "unet" and card.temporal_window % 2 == 1 and card.temporal_window > 1 \
+            and card.output_kind == "restore"
     if mode == "calibrated":
         return card.adapter == "restore"
     return card.family == "unet" and card.output_kind == "atom-map" and card.temporal_window == 1

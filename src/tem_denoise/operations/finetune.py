@@ -36,7 +36,7 @@ Mode = Literal["blind-spot", "frame-pairs", "calibrated", "unpaired"]
 """The modes of :data:`tem_denoise.engine.tuning.MODES` (the engine is imported only to run one)."""
 DEFAULT_BASE = {
     "blind-spot": "wcvd-3d for stacks of 3+ frames, else wcid-2d",
-    "frame-pairs": "a new 3-frame U-Net",
+    "frame-pairs": "a new 5-frame U-Net",
     "calibrated": "restore-<modality>",
     "unpaired": "unet-<modality>, else a new U-Net",
 }
