@@ -56,15 +56,22 @@ def test_demo_main_job_with_the_default_model(tmp_path):
     assert (tmp_path / "demo.png").stat().st_size > 50_000
 
 
-def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys):
+def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(2)
     stack = io.Stack.from_array(rng.poisson(3.0, (3, 48, 48)).astype(np.float32), pixel_size=0.1)
     source = io.write(stack, tmp_path / "noisy.tif")
     models = tmp_path / "models"
     assert main(["finetune", str(source), "--base", "wcid-2d", "--name", "mine", "--steps", "10",
                  "--crop", "32", "--lowpass-period", "4", "--folder", str(models)]) == 0
-    assert "saved 'mine'" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "saved 'mine'" in out
     assert read_card(models / "mine" / "card.json").architecture["lowpass_kernel"] == 2.0
+    # the advice printed works as written: the model is found through TEM_DENOISE_MODELS
+    command = out.split("use it with: ")[1].split()
+    assert command[0] == f"TEM_DENOISE_MODELS={models.resolve()}" and command[-2:] == ["--model", "mine"]
+    monkeypatch.setenv("TEM_DENOISE_MODELS", command[0].split("=", 1)[1])
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.tif"), "--model", "mine"]) == 0
+    assert io.read_provenance(tmp_path / "out.tif")["model"] == "mine"
 
 
 def test_denoise_with_a_stated_modality_and_a_calibrated_noise_model(tmp_path):

@@ -146,3 +146,39 @@ def test_frame_without_atoms_gives_empty_table():
     table = locate_atoms_stack(np.zeros((2, 32, 32)), 5)
     assert list(table) == list(ATOM_COLUMNS)
     assert all(len(column) == 0 for column in table.values())
+
+
+def test_thinning_many_candidates_far_apart_stays_small(rng):
+    """200k noisy maxima with a 100 px separation (a raw 2048^2 frame at a wide spacing) once
+    needed every pair within reach (17 GB); now memory stays within a few bytes per candidate."""
+    import tracemalloc
+
+    from scipy.spatial.distance import pdist
+
+    from tem_denoise.analysis.atoms import _thin
+
+    points = rng.uniform(0, 2048, (200_000, 2))
+    tracemalloc.start()
+    keep = _thin(points, 100.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6
+    kept = points[keep]
+    assert kept[0].tolist() == points[0].tolist() and pdist(kept).min() > 100.0
+    # every dropped candidate lies within reach of a kept one
+    from scipy.spatial import cKDTree
+
+    assert np.all(cKDTree(kept).query(points[~keep])[0] <= 100.0)
+
+
+def test_thinning_ways_agree(rng):
+    """The one-by-one thinning used for crowded candidates gives the pairwise result."""
+    from scipy.spatial import cKDTree
+
+    from tem_denoise.analysis.atoms import _thin_greedy, _thin_pairs
+
+    points = rng.uniform(0, 200, (3000, 2))
+    tree = cKDTree(points)
+    for radius in (2.0, 7.0, 25.0):
+        pairs = tree.query_pairs(radius, output_type="ndarray")
+        np.testing.assert_array_equal(_thin_greedy(tree, points, radius), _thin_pairs(pairs, len(points)))

@@ -73,6 +73,22 @@ def test_pure_noise_warns_and_returns_zero_shifts(rng):
     np.testing.assert_array_equal(result.shifts, 0.0)
     assert np.all(result.significance[1:] < 5.8)
     assert result.warnings
+    _advice_names_real_controls(result.warnings[0])
+
+
+def _advice_names_real_controls(message):
+    """The advice names the CLI flags and dock labels that exist (not Python argument names)."""
+    from tem_denoise.cli import build_parser
+    from tem_denoise.operations.drift import DriftOptions
+    from tem_denoise.operations.options import fields_of
+
+    prefilter = next(item for item in fields_of(DriftOptions) if item.name == "prefilter")
+    args = build_parser().parse_args(["drift", "in.tif", "-o", "out.tif", "--estimate-on", "d.tif",
+                                      prefilter.flag, "2"])
+    assert args.estimate_on == "d.tif" and args.prefilter == 2
+    assert "--estimate-on FILE" in message and f"{prefilter.flag} SIGMA_PX" in message
+    assert "dock 'estimate on'" in message and f"dock '{prefilter.label}'" in message
+    assert "prefilter_sigma_px" not in message and "(estimate_on)" not in message
 
 
 def test_single_bad_frame_is_interpolated(drifting, rng, synth):

@@ -110,3 +110,18 @@ def test_analysis_docks_sit_in_napari_layers_menus():
     assert "napari-tem-denoise.drift_widget" in commands["napari/layers/register"]
     for name in ("atoms", "line_scan", "fft", "quality"):
         assert f"napari-tem-denoise.{name}_widget" in commands["napari/layers/measure"]
+
+
+def test_stack_and_apply_to_default_to_the_newest_result(make_napari_viewer):
+    """A hidden atom map added first is not the default: the newest result (e.g. the denoised
+    stack) is, for the stack to correct and for the layer the shifts are applied to."""
+    viewer = make_napari_viewer(show=True)
+    frames = np.random.default_rng(3).poisson(5.0, (4, 32, 32)).astype(np.float32)
+    viewer.add_image(frames, name="atom map", visible=False)
+    raw = viewer.add_image(frames, name="raw")
+    denoised = viewer.add_image(frames, name="raw (denoised)",
+                                metadata={"provenance": {"derived_from": "raw"}})
+    viewer.layers.selection.active = raw
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Drift correction")
+    assert widget.layer.value is denoised and widget.apply_to.value is denoised
+    assert widget.layer.label == "stack" and widget.apply_to.label == "apply shifts to"

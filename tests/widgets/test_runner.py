@@ -53,3 +53,33 @@ def test_bad_parameters_are_reported_without_starting(qtbot):
     runner.bind(refuse, lambda result: pytest.fail("no result expected"))
     runner.start()
     assert not runner.running and "pick an image layer" in runner.status.value
+
+
+def _failing_job(exc):
+    def generator():
+        yield Progress(1, 2, "step 1")
+        raise exc
+
+    return generator
+
+
+def test_expected_error_in_a_job_ends_as_one_status_line(qtbot, caplog):
+    """A ValueError inside the worker is not re-raised in the GUI thread (pytest-qt would fail
+    the test) nor logged: the status line says it, on one line."""
+    runner = JobRunner()
+    runner.bind(_failing_job(ValueError("dose too low:\nsum frames first")),
+                lambda result: pytest.fail("no result expected"))
+    runner.start()
+    qtbot.waitUntil(lambda: not runner.running, timeout=5000)
+    assert runner.status.value == "Failed: dose too low: sum frames first"
+    assert runner.button.text == "Run" and not caplog.records
+
+
+def test_unexpected_error_in_a_job_is_logged_not_raised(qtbot, caplog):
+    runner = JobRunner()
+    runner.bind(_failing_job(KeyError("tile")), lambda result: pytest.fail("no result expected"))
+    runner.start()
+    qtbot.waitUntil(lambda: not runner.running, timeout=5000)
+    assert runner.status.value.startswith("Failed: unexpected KeyError")
+    (record,) = [r for r in caplog.records if r.name == "tem_denoise.widgets.runner"]
+    assert record.exc_info[0] is KeyError

@@ -106,22 +106,53 @@ def find_atoms(
     return peaks[_thin(peaks, max(1.0, min_separation_px - np.sqrt(2) - 1e-6))]
 
 
+_VECTORISED_PAIRS = 1_000_000
+"""Most close pairs (estimated) thinned at once, 16 MB of index pairs (our choice); beyond,
+points are thinned one kept point at a time, in memory proportional to the number of points."""
+
+
 def _thin(points: np.ndarray, radius: float) -> np.ndarray:
     """Greedy thinning of points ordered strongest first: keep a point unless a stronger
     kept point lies within ``radius``. Returns a boolean mask.
 
-    Vectorised as a fixed-point iteration over the close pairs; it reaches the greedy
-    result after as many rounds as the longest chain of close points.
+    Memory and time stay bounded by the number of points whatever the radius: when few points
+    are close (estimated from an evenly spread sample of 1000) the close pairs are thinned at
+    once, otherwise each kept point suppresses its neighbours in turn. Both give the same mask.
     """
-    pairs = cKDTree(points).query_pairs(radius, output_type="ndarray") if len(points) else np.zeros((0, 2), int)
+    if len(points) == 0:
+        return np.zeros(0, dtype=bool)
+    tree = cKDTree(points)
+    sample = points[:: max(1, len(points) // 1000)]
+    neighbours = tree.query_ball_point(sample, radius, return_length=True).mean() - 1
+    if neighbours * len(points) / 2 <= _VECTORISED_PAIRS:
+        return _thin_pairs(tree.query_pairs(radius, output_type="ndarray"), len(points))
+    return _thin_greedy(tree, points, radius)
+
+
+def _thin_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Greedy thinning as a fixed-point iteration over the close pairs; it reaches the greedy
+    result after as many rounds as the longest chain of close points."""
     stronger, weaker = pairs.min(axis=1), pairs.max(axis=1)
-    keep = np.ones(len(points), dtype=bool)
+    keep = np.ones(n, dtype=bool)
     while True:
-        suppressed = np.zeros(len(points), dtype=bool)
+        suppressed = np.zeros(n, dtype=bool)
         suppressed[weaker[keep[stronger]]] = True
         if np.array_equal(~suppressed, keep):
             return keep
         keep = ~suppressed
+
+
+def _thin_greedy(tree: cKDTree, points: np.ndarray, radius: float) -> np.ndarray:
+    """Greedy thinning one kept point at a time. Kept points are more than ``radius`` apart,
+    so each point lies near a handful of them and the total work is linear in the points."""
+    keep = np.zeros(len(points), dtype=bool)
+    suppressed = np.zeros(len(points), dtype=bool)
+    for i in range(len(points)):
+        if suppressed[i]:
+            continue
+        keep[i] = True
+        suppressed[tree.query_ball_point(points[i], radius)] = True
+    return keep
 
 
 def _patches(frame: np.ndarray, centres: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -35,6 +35,11 @@ Reference = Literal["first", "previous", "mean"]
 _REFERENCES = ("first", "previous", "mean")
 
 
+_ADVICE = ("Estimate the shifts on a denoised copy (CLI --estimate-on FILE, dock 'estimate on') "
+           "or raise the pre-filter (CLI --prefilter SIGMA_PX, dock 'pre-filter σ (px)').")
+"""What helps when frames fail to correlate, in the words of both the CLI and the dock."""
+
+
 class DriftWarning(UserWarning):
     """Correlation failed for some frames; their shifts were interpolated."""
 
@@ -364,14 +369,12 @@ def iter_estimate_drift(
             messages.append(
                 f"drift correlation failed for every frame (peak significance below "
                 f"{threshold:.1f} and frame halves disagreeing); no drift could be measured. "
-                "The frames look like pure noise: estimate on a denoised copy (estimate_on) "
-                "or raise prefilter_sigma_px."
+                f"The frames look like pure noise. {_ADVICE}"
             )
         else:
             messages.append(
                 f"drift correlation failed for {len(bad)} of {n_frames} frames ({listed}); "
-                "their shifts were interpolated from neighbouring frames. Consider a "
-                "denoised copy (estimate_on) or a larger prefilter_sigma_px."
+                f"their shifts were interpolated from neighbouring frames. {_ADVICE}"
             )
         shifts = _interpolate_failed(shifts, failed)
     for message in messages:

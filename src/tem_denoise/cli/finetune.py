@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from tem_denoise import io
+from tem_denoise.models.registry import USER_DIRS_ENV
 from tem_denoise.operations.finetune import FinetuneOptions, check_options, diagnose, iter_finetune
 from tem_denoise.operations.options import add_arguments, from_arguments
 
@@ -47,8 +49,17 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     validation = card.training["validation"]
     print(f"saved '{card.name}' in {card.directory}: {options.mode}, {tuned.steps} steps in "
           f"{card.training['budget']['minutes']:.2f} min, best validation loss {validation['best_loss']:.4g} at step "
-          f"{validation['best_step']}; use it with --model {card.name}")
+          f"{validation['best_step']}; {_how_to_use(card.name, args.folder)}")
     return 0
+
+
+def _how_to_use(name: str, folder: str | None) -> str:
+    """The denoise command that finds the new model: a model saved outside the plugin's folder
+    is found through ``TEM_DENOISE_MODELS``."""
+    if folder is None:
+        return f"use it with: tem-denoise denoise FILE -o OUTPUT --model {shlex.quote(name)}"
+    found_in = shlex.quote(str(Path(folder).resolve()))
+    return f"use it with: {USER_DIRS_ENV}={found_in} tem-denoise denoise FILE -o OUTPUT --model {shlex.quote(name)}"
 
 
 def cmd_export_bioimageio(args: argparse.Namespace) -> int:

@@ -84,10 +84,14 @@ def checked_sampling(card: ModelCard, pixel_size_nm: float | None, stack=None) -
                       "image's pixel size (scale in nm) for a result at the right scale", SamplingWarning, stacklevel=4)
         return pixel
     if not low * 0.999 <= pixel_size_nm <= high * 1.001:
-        raise ValueError(
-            f"{card.name} was trained for pixel sizes of {low * 1000:.0f}-{high * 1000:.0f} pm/px; this image has "
-            f"{pixel_size_nm * 1000:.1f} pm/px. Bin or crop it into that range, or choose another model."
-        )
+        if pixel_size_nm > high:
+            advice = ("its pixels are too coarse for it: record at a higher magnification, or choose a model that "
+                      "runs at any sampling (e.g. gaussian-2d)")
+        else:
+            factor = int(np.ceil(low / pixel_size_nm))
+            advice = f"its pixels are finer than that: bin the image {factor} x {factor}, or choose another model"
+        raise ValueError(f"{card.name} was trained for pixel sizes of {low * 1000:.0f}-{high * 1000:.0f} pm/px; this "
+                         f"image has {pixel_size_nm * 1000:.1f} pm/px, so {advice}.")
     return pixel_size_nm
 
 

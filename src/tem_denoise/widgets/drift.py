@@ -21,7 +21,7 @@ from tem_denoise.operations.drift import (
     iter_correct_drift,
 )
 from tem_denoise.widgets.forms import OptionsForm
-from tem_denoise.widgets.glue import add_result_image, image_layer_choices, layer_stack
+from tem_denoise.widgets.glue import add_result_image, image_combo, image_layer_choices, layer_stack
 from tem_denoise.widgets.plot_canvas import (
     PlotCanvas,
     ask_open_path,
@@ -49,7 +49,7 @@ class DriftWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self.viewer = viewer
-        self.layer = ComboBox(label="stack", choices=image_layer_choices(viewer, ndim=3))
+        self.layer = image_combo(viewer, ndim=3, label="stack")
         self.estimate_on = ComboBox(
             label="estimate on", choices=_same_or_stack_choices(viewer),
             tooltip="Correlate this layer instead (e.g. the denoised copy of the stack); "
@@ -60,7 +60,7 @@ class DriftWidget(Container):
         self.summary = wrap_text(Label(value=""))
         self.export_button = PushButton(text="Export shifts CSV…", enabled=False)
         self.load_button = PushButton(text="Load shifts CSV…")
-        self.apply_to = ComboBox(label="apply shifts to", choices=image_layer_choices(viewer, ndim=3))
+        self.apply_to = image_combo(viewer, ndim=3, label="apply shifts to")
         self.apply_runner = JobRunner("Apply these shifts")
         self.apply_runner.button.enabled = False
         super().__init__(widgets=[

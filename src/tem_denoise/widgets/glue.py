@@ -142,13 +142,13 @@ def newest_image(viewer: Any, ndim: int | None = None) -> Any:
     return active if active in images else (images[-1] if images else None)
 
 
-def image_combo(viewer: Any, ndim: int | None = None) -> Any:
-    """An "image" ComboBox of the viewer's Image layers, on :func:`newest_image` when there is one
+def image_combo(viewer: Any, ndim: int | None = None, label: str = "image") -> Any:
+    """A ComboBox of the viewer's Image layers, on :func:`newest_image` when there is one
     (an empty viewer gives an empty box that fills as layers arrive)."""
     from magicgui.widgets import ComboBox
 
     newest = newest_image(viewer, ndim)
-    return ComboBox(label="image", choices=image_layer_choices(viewer, ndim),
+    return ComboBox(label=label, choices=image_layer_choices(viewer, ndim),
                     **({} if newest is None else {"value": newest}))
 
 

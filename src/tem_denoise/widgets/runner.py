@@ -6,15 +6,28 @@ in napari's ``thread_worker``; cancelling sets the worker's quit flag, which the
 honours at its next ``yield``, so nothing half-made reaches the viewer. A job that can stop
 itself cleanly (a fine-tuning child process keeping its checkpoint) is bound with a ``stop``
 function instead: Cancel calls it and the job ends with its own result.
+
+A job that fails ends as a one-line message in the status line and a napari notification,
+never as an exception re-raised in the GUI thread: expected failures (bad input, files, memory,
+the project's warnings raised as errors) show their own message; anything else shows a short
+message and its traceback goes to the log.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Generator
 from typing import Any
 
 from magicgui.widgets import Container, Label, ProgressBar, PushButton
 from napari.qt.threading import create_worker
+from superqt.utils import GeneratorWorker
+
+EXPECTED_ERRORS = (ValueError, OSError, MemoryError, Warning)
+"""Failures that explain themselves (bad input, unreadable or unwritable files, too little
+memory, the project's warnings raised as errors): their message is all the user needs."""
+
+_LOG = logging.getLogger(__name__)
 
 _ORPHANS: set = set()
 """Workers of deleted runners, kept until they finish (their signals must outlive them)."""
@@ -65,12 +78,11 @@ class JobRunner(Container):
         try:
             generator = self._job()
         except Exception as exc:  # noqa: BLE001 - whatever the inputs' checks raise is shown, not fatal
-            from napari.utils.notifications import show_error
-
-            self._set_status(f"Failed: {exc}")
-            show_error(str(exc))
+            self._fail(exc)
             return
-        self.worker = create_worker(lambda: (yield from generator))
+        # superqt's plain worker: napari's own re-raises errors in the GUI thread and prints them
+        self.worker = create_worker(lambda: (yield from generator), _worker_class=GeneratorWorker,
+                                    _ignore_errors=True)
         self.worker.yielded.connect(self._on_progress)
         if self._on_step is not None:
             self.worker.yielded.connect(self._on_step)
@@ -124,8 +136,16 @@ class JobRunner(Container):
         self._set_status(status if isinstance(status, str) else "Done.")
 
     def _fail(self, exc: BaseException) -> None:
-        """The worker raised; napari already shows the error as a notification."""
-        self._set_status(f"Failed: {exc}")
+        """The job raised: say so in one line (status and notification); log what was unexpected."""
+        from napari.utils.notifications import show_error
+
+        if isinstance(exc, EXPECTED_ERRORS):
+            message = " ".join(str(exc).split("\n")) or type(exc).__name__
+        else:
+            _LOG.error("Job failed unexpectedly", exc_info=(type(exc), exc, exc.__traceback__))
+            message = f"unexpected {type(exc).__name__}: {exc}".split("\n")[0] + " (traceback in the log)"
+        self._set_status(f"Failed: {message}")
+        show_error(f"Failed: {message}")
 
     def _finished(self) -> None:
         self.worker = None
