@@ -399,7 +399,7 @@ class Denoiser:
                 passes = [windows]
                 if isinstance(adapter, RestoreAdapter) and any(sure_let.applies(frame, adapter.level)
                                                                for frame in windows[:, -1]):
-                    probes = sure_let.probe(windows[:, -1], adapter.level, seed=i0)
+                    probes = sure_let.probe(windows[:, -1], adapter.level)
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
                 outputs = []

@@ -33,6 +33,8 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 from scipy import ndimage
 
@@ -58,11 +60,13 @@ def applies(frame: np.ndarray, level: NoiseLevel) -> bool:
     return dose is not None and dose >= MIN_MEAN_COUNT
 
 
-def probe(frames: np.ndarray, level: NoiseLevel, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def probe(frames: np.ndarray, level: NoiseLevel) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
-    frames' units (:data:`PROBE_STEP` noise standard deviations); the same for the same ``seed``."""
-    rng = np.random.default_rng([0x5E7E, seed])
-    probes = rng.standard_normal(frames.shape, dtype=np.float32)
+    frames' units (:data:`PROBE_STEP` noise standard deviations). Each probe is drawn from a seed
+    made of its frame's bytes, so a frame gets the same output alone, in a stack or in a chunk."""
+    frames = np.ascontiguousarray(frames, dtype=np.float32)
+    probes = np.stack([np.random.default_rng([0x5E7E, zlib.crc32(frame.tobytes())])
+                       .standard_normal(frame.shape, dtype=np.float32) for frame in frames])
     steps = [PROBE_STEP * float(np.sqrt(np.mean(sigma_map(frame, level).astype(np.float64) ** 2)))
              for frame in frames]
     return probes, np.array(steps, np.float32)
