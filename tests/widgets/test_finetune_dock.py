@@ -71,11 +71,17 @@ def test_a_run_saves_a_model_the_denoise_dock_lists_at_once(make_napari_viewer, 
     assert (dock.mode.value, dock.base.value, dock.model_name.value) == ("blind-spot", "wcid-2d", "frames-blind-spot")
 
 
-def test_cancel_keeps_the_best_checkpoint_and_resume_finishes_the_run(make_napari_viewer, qtbot):
+def _endless_run(make_napari_viewer, qtbot):
+    """A viewer with a movie and a fine-tune dock training on it with no end in sight."""
     viewer = make_napari_viewer(show=True)
     viewer.add_image(lattice_movie(), name="frames")
     dock = _dock(viewer, qtbot, steps=100_000)
     dock.runner.start()
+    return viewer, dock
+
+
+def test_cancel_keeps_the_best_checkpoint_and_resume_finishes_the_run(make_napari_viewer, qtbot):
+    _, dock = _endless_run(make_napari_viewer, qtbot)
     qtbot.waitUntil(lambda: bool(dock.plot.validation), timeout=LONG_S)
     dock.runner.button.changed.emit(None)  # the user clicks Cancel
     qtbot.waitUntil(lambda: not dock.runner.running, timeout=LONG_S)
@@ -95,10 +101,7 @@ def test_cancel_keeps_the_best_checkpoint_and_resume_finishes_the_run(make_napar
 
 
 def test_removing_the_dock_stops_the_training_process(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    viewer.add_image(lattice_movie(), name="frames")
-    dock = _dock(viewer, qtbot, steps=100_000)
-    dock.runner.start()
+    viewer, dock = _endless_run(make_napari_viewer, qtbot)
     qtbot.waitUntil(lambda: bool(dock.plot.steps), timeout=LONG_S)
     job = dock.job
     viewer.window.remove_dock_widget(dock.docked)
