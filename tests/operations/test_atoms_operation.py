@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tem_denoise.analysis import match_positions
-from tem_denoise.analysis.atoms import lattice_spacing
+from tem_denoise.analysis.atoms import SEPARATION_PER_SPACING, lattice_spacing
 from tem_denoise.io import Stack
 from tem_denoise.operations.atoms import AtomOptions, find_atoms
 from tem_denoise.physics.lattices import LATTICES
@@ -34,3 +34,18 @@ def test_separation_estimated_from_the_lattice_finds_every_column(name):
 def test_an_image_with_no_repeat_asks_for_the_separation():
     with pytest.raises(ValueError, match="minimum atom separation"):
         lattice_spacing(np.ones((64, 64), np.float32))
+
+
+def test_particles_on_a_support_do_not_pass_for_the_atom_lattice():
+    """A field of nanoparticles repeats every 3 nm, far more strongly than their 0.25 nm columns
+    (the Au particle file gave a 7 nm 'spacing'): only repeats up to 1 nm are columns."""
+    pixel, size = 0.01, 720
+    y, x = np.mgrid[:size, :size] * pixel
+    particles = np.exp(-((np.mod(y, 3.0) - 1.5) ** 2 + (np.mod(x, 3.0) - 1.5) ** 2) / (2 * 0.6**2))
+    columns = 0.5 + 0.5 * np.cos(2 * np.pi * x / 0.25) * np.cos(2 * np.pi * y / 0.25)
+    image = (40 * particles * (0.7 + 0.3 * columns) + 2).astype(np.float32)
+    with pytest.raises(ValueError, match="no repeat distance"):
+        lattice_spacing(image)  # unbounded, the particles' envelope hides the columns' repeat
+    atoms = find_atoms(Stack.from_array(image, pixel_size=pixel, name="particles"), AtomOptions())
+    spacing_nm = atoms.min_separation_px / SEPARATION_PER_SPACING * pixel
+    assert abs(spacing_nm - 0.25 / np.sqrt(2)) < 0.01  # nearest columns of the checkerboard, on the diagonal

@@ -395,7 +395,7 @@ def _autocorrelation(frames: list[np.ndarray], reach: int) -> np.ndarray:
     return correlation[ny - reach: ny + reach + 1, nx - reach: nx + reach + 1]
 
 
-def lattice_spacing(frames: np.ndarray, max_frames: int = 4) -> float:
+def lattice_spacing(frames: np.ndarray, max_frames: int = 4, max_spacing_px: float | None = None) -> float:
     """The shortest repeat distance of the atom columns in pixels, read off the image.
 
     The autocorrelation of the image peaks at vectors between columns. Past its central peak
@@ -413,6 +413,10 @@ def lattice_spacing(frames: np.ndarray, max_frames: int = 4) -> float:
         (y, x) frame or (t, y, x) stack.
     max_frames : int
         Frames of a stack used.
+    max_spacing_px : float, optional
+        Longest spacing (px) looked for: repeats further apart (a particle's size, a field of
+        particles) are not atom columns, and variations slower than that (a Gaussian of half
+        this sigma) are taken off the frames first.
 
     Returns
     -------
@@ -428,6 +432,9 @@ def lattice_spacing(frames: np.ndarray, max_frames: int = 4) -> float:
     times = [None] if len(shape) == 2 else np.unique(np.linspace(0, shape[0] - 1, max_frames).round()).astype(int)
     picked = [_check_frame(frames if t is None else frames[t]) for t in times]
     reach = max(4, min(shape[-2:]) // 3)
+    if max_spacing_px is not None:
+        reach = min(reach, max(4, int(np.ceil(max_spacing_px)) + 2))
+        picked = [f - ndi.gaussian_filter(f, max_spacing_px / 2) for f in picked]  # particles, thickness
     correlation = _autocorrelation(picked, reach)
     yy, xx = np.indices(correlation.shape)
     distance = np.hypot(yy - reach, xx - reach)
@@ -438,8 +445,9 @@ def lattice_spacing(frames: np.ndarray, max_frames: int = 4) -> float:
         heights = correlation[peaks[:, 0], peaks[:, 1]]
         peaks = peaks[(distance[peaks[:, 0], peaks[:, 1]] > rising[0] + 1) & (heights > 0)]
     if len(peaks) == 0:
-        raise ValueError("no repeat distance between atoms was found in the image; give the minimum "
-                         "atom separation instead")
+        within = "" if max_spacing_px is None else f" within {max_spacing_px:.0f} px"
+        raise ValueError(f"no repeat distance between atoms was found in the image{within}; give the minimum "
+                         "atom separation instead (--min-separation-nm, or the dock's 'min separation (nm)')")
     heights = correlation[peaks[:, 0], peaks[:, 1]]
     strong = peaks[heights >= 0.25 * heights.max()]
     return float(distance[strong[:, 0], strong[:, 1]].min())

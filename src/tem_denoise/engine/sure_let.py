@@ -33,8 +33,6 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 from scipy import ndimage
 
@@ -62,11 +60,12 @@ def applies(frame: np.ndarray, level: NoiseLevel) -> bool:
 
 def probe(frames: np.ndarray, level: NoiseLevel) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
-    frames' units (:data:`PROBE_STEP` noise standard deviations). Each probe is drawn from a seed
-    made of its frame's bytes, so a frame gets the same output alone, in a stack or in a chunk."""
-    frames = np.ascontiguousarray(frames, dtype=np.float32)
-    probes = np.stack([np.random.default_rng([0x5E7E, zlib.crc32(frame.tobytes())])
-                       .standard_normal(frame.shape, dtype=np.float32) for frame in frames])
+    frames' units (:data:`PROBE_STEP` noise standard deviations). Every frame of a shape gets the
+    same probe (independent of its noise all the same), so a frame's output does not depend on its
+    place in a stack or a batch chunk, nor on the units it is given in."""
+    frames = np.asarray(frames, dtype=np.float32)
+    probe_ = np.random.default_rng([0x5E7E, *frames.shape[-2:]]).standard_normal(frames.shape[-2:], dtype=np.float32)
+    probes = np.broadcast_to(probe_, frames.shape)
     steps = [PROBE_STEP * float(np.sqrt(np.mean(sigma_map(frame, level).astype(np.float64) ** 2)))
              for frame in frames]
     return probes, np.array(steps, np.float32)

@@ -120,6 +120,11 @@ class AtomTable:
         write_csv(path, self.table)
 
 
+MAX_COLUMN_SPACING_NM = 1.0
+"""Longest repeat between atom columns looked for in a calibrated image (projected column
+spacings are 0.1-0.6 nm; a longer repeat is a particle or a field of particles)."""
+
+
 def separation_px(options: AtomOptions, calibration: Calibration, searched: Any) -> tuple[float, float | None]:
     """The minimum separation in pixels and, when estimated, the image's spacing in pixels."""
     from tem_denoise.analysis.atoms import SEPARATION_PER_SPACING, lattice_spacing
@@ -129,7 +134,8 @@ def separation_px(options: AtomOptions, calibration: Calibration, searched: Any)
     elif options.min_separation_nm is not None:
         separation, spacing = calibration.to_px(options.min_separation_nm, "nm"), None
     else:
-        spacing = lattice_spacing(searched)
+        longest = calibration.to_px(MAX_COLUMN_SPACING_NM, "nm") if calibration.calibrated else None
+        spacing = lattice_spacing(searched, max_spacing_px=longest)
         separation = SEPARATION_PER_SPACING * spacing
     if separation < 1:
         raise ValueError(f"the minimum separation is {separation:.2f} px; it must be at least 1 px "
