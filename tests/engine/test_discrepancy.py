@@ -8,7 +8,7 @@ import torch
 
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.denoiser import DoseWarning
-from tem_denoise.engine.discrepancy import applies_to, beam_dose, effective_dose, limit_to_noise
+from tem_denoise.engine.discrepancy import beam_dose, effective_dose, is_exact, limit_to_noise
 from tem_denoise.models.card import ModelCard
 from tem_denoise.physics.noise_level import POISSON, NoiseLevel
 
@@ -38,8 +38,8 @@ def test_a_restoration_that_also_removes_signal_is_moved_back_to_the_noise():
 
 
 def test_only_an_exact_white_noise_law_is_used():
-    assert applies_to(POISSON)
-    assert not applies_to(NoiseLevel(1.0, 4.0, "estimated from the data"))
+    assert is_exact(POISSON)
+    assert not is_exact(NoiseLevel(1.0, 4.0, "estimated from the data"))
 
 
 class Flattening(torch.nn.Module):

@@ -397,9 +397,11 @@ class Denoiser:
             try:
                 windows = read_windows(frames, i0, i1, window)
                 passes = [windows]
-                if isinstance(adapter, RestoreAdapter) and any(sure_let.applies(frame, adapter.level)
-                                                               for frame in windows[:, -1]):
-                    probes = sure_let.probe(windows[:, -1], adapter.level)
+                variances = ([discrepancy.noise_variance(frame, adapter.level) for frame in windows[:, -1]]
+                             if isinstance(adapter, RestoreAdapter) else None)
+                if variances and any(sure_let.applies(frame, adapter.level, variance)
+                                     for frame, variance in zip(windows[:, -1], variances)):
+                    probes = sure_let.probe(windows[:, -1], adapter.level, variances)
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
                 outputs = []
@@ -429,7 +431,7 @@ class Denoiser:
             y = outputs[0]
             if invert:
                 moved = (adapter.inverse(outputs[1]), *probes) if len(outputs) > 1 else None
-                y = self._restored(adapter, windows[:, -1], adapter.inverse(y), moved)
+                y = self._restored(adapter, windows[:, -1], adapter.inverse(y), moved, variances)
             if is_2d:
                 out[...] = y[0]
             else:
@@ -503,26 +505,29 @@ class Denoiser:
         tensor = torch.from_numpy(np.ascontiguousarray(chunk))
         return tensor.to(self.device, non_blocking=True) if self.device.type != "cpu" else tensor
 
-    def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray, moved: tuple | None) -> np.ndarray:
+    def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray, moved: tuple | None,
+                  variances: list | None) -> np.ndarray:
         """Restored ``(F, y, x)`` frames checked against the noise of their raw ``frames``.
 
         Raw counts of a few electrons per pixel or more are combined with Gaussian filters by
         :mod:`~tem_denoise.engine.sure_let`, with ``moved`` = (the restorations of the probed
         frames, the probes, their steps); other counts, and frames less noisy than the model's
         training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`).
+        ``variances`` are the frames' noise variance maps, computed once for all of these.
         """
         if not isinstance(adapter, RestoreAdapter):
             return restored
         outputs = []
-        for k, (frame, out) in enumerate(zip(frames, restored)):
-            self._check_low_dose(frame, adapter.level)
-            above = self._above_trained_dose(frame, adapter.level)
-            if moved is not None and sure_let.applies(frame, adapter.level):
-                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]),
-                                                adapter.level)
+        level = adapter.level
+        for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
+            self._check_low_dose(frame, level, variance)
+            above = self._above_trained_dose(frame, level, variance)
+            if moved is not None and sure_let.applies(frame, level, variance):
+                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]), level,
+                                                variance)
                 self._let_weights.append(weights)
-            elif discrepancy.applies_to(adapter.level) or above:
-                out, alpha = discrepancy.limit_to_noise(frame, out, adapter.level)
+            elif discrepancy.is_exact(level) or above:
+                out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
                 self._alphas.append(alpha)
             outputs.append(out)
         return np.stack(outputs)
@@ -531,9 +536,9 @@ class Denoiser:
         """The card's training dose range (e-/px at the beam's level), None when it states none."""
         return (self.card.training or {}).get("data", {}).get("dose_range_e_per_px")
 
-    def _check_low_dose(self, frame: np.ndarray, level) -> None:
+    def _check_low_dose(self, frame: np.ndarray, level, variance: np.ndarray) -> None:
         """Record ``frame``'s beam dose; warn once per run when it is below the card's range."""
-        dose = discrepancy.beam_dose(frame, level)
+        dose = discrepancy.beam_dose(frame, level, variance)
         if dose is None:
             return
         self._beam_doses.append(dose)
@@ -545,10 +550,10 @@ class Denoiser:
                           "smooth away faint detail or invent some: compare with a Gaussian filter, or sum frames "
                           "before denoising.", DoseWarning, stacklevel=4)
 
-    def _above_trained_dose(self, frame: np.ndarray, level) -> bool:
+    def _above_trained_dose(self, frame: np.ndarray, level, variance: np.ndarray) -> bool:
         """True (with one warning per run) when ``frame``'s effective dose exceeds the card's."""
         dose_range = self._trained_doses()
-        dose = discrepancy.effective_dose(frame, level)
+        dose = discrepancy.effective_dose(frame, level, variance)
         if not dose_range or dose is None or dose <= dose_range[1]:
             return False
         if "high dose" not in self._warned:

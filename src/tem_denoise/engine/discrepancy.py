@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel, local_mean, sigma_map
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel, sigma_map
 
 BEAM_PERCENTILE = 99.5
 """Percentile of the smoothed frame taken as the beam's level (vacuum in HRTEM, the brightest
@@ -33,32 +33,37 @@ def is_exact(level: NoiseLevel) -> bool:
     return level.model is None and level.source == POISSON.source and level.gain > 0
 
 
-def applies_to(level: NoiseLevel) -> bool:
-    """True when the frames' noise law is known exactly and white (:func:`is_exact`)."""
-    return is_exact(level)
+def noise_variance(frame: np.ndarray, level: NoiseLevel) -> np.ndarray:
+    """Per-pixel noise variance (float64, data units squared) of a (y, x) frame under ``level``,
+    read at the frame's local mean. The functions below take it as ``variance`` when the caller
+    has it already, so that a frame's variance is computed once."""
+    return sigma_map(np.asarray(frame, dtype=np.float32), level).astype(np.float64) ** 2
 
 
-def effective_dose(frame: np.ndarray, level: NoiseLevel) -> float | None:
+def _dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None, reduce) -> float | None:
+    """``reduce(variance) / gain**2`` in electrons per pixel; None without a signal-dependent law."""
+    if level.model is not None or level.gain <= 0:
+        return None
+    variance = noise_variance(frame, level) if variance is None else variance
+    return float(reduce(variance)) / level.gain**2
+
+
+def effective_dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> float | None:
     """Electrons per pixel that would give ``frame`` its noise, ``mean(variance) / gain**2``
     (the mean count for raw counts); None for a calibrated model's own law."""
-    if level.model is not None or level.gain <= 0:
-        return None
-    variance = sigma_map(np.asarray(frame, dtype=np.float32), level).astype(np.float64) ** 2
-    return float(np.mean(variance) / level.gain**2)
+    return _dose(frame, level, variance, np.mean)
 
 
-def beam_dose(frame: np.ndarray, level: NoiseLevel) -> float | None:
-    """Electrons per pixel at the beam's level of ``frame``: its smoothed intensity at the
-    :data:`BEAM_PERCENTILE` th percentile read through ``level`` (``variance / gain**2``, the
-    count itself for raw counts), the quantity a card's ``dose_range_e_per_px`` states; None for a
+def beam_dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> float | None:
+    """Electrons per pixel at the beam's level of ``frame``: its noise variance (read at the
+    smoothed intensity) at the :data:`BEAM_PERCENTILE` th percentile over ``gain**2``, the count
+    itself for raw counts; the quantity a card's ``dose_range_e_per_px`` states. None for a
     calibrated model's own law or a noise law with no signal-dependent part."""
-    if level.model is not None or level.gain <= 0:
-        return None
-    bright = float(np.percentile(local_mean(frame), BEAM_PERCENTILE))
-    return max(level.gain * bright + level.offset, 0.0) / level.gain**2
+    return _dose(frame, level, variance, lambda v: np.percentile(v, BEAM_PERCENTILE))
 
 
-def limit_to_noise(noisy: np.ndarray, restored: np.ndarray, level: NoiseLevel) -> tuple[np.ndarray, float]:
+def limit_to_noise(noisy: np.ndarray, restored: np.ndarray, level: NoiseLevel,
+                   variance: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """``restored`` moved towards ``noisy`` until its residual is no larger than the noise.
 
     Parameters
@@ -66,7 +71,9 @@ def limit_to_noise(noisy: np.ndarray, restored: np.ndarray, level: NoiseLevel) -
     noisy, restored : ndarray (y, x)
         The frame and its restoration, in the data's units.
     level : NoiseLevel
-        The frame's noise law (see :func:`applies_to`).
+        The frame's noise law (see :func:`is_exact`).
+    variance : ndarray (y, x), optional
+        ``noisy``'s :func:`noise_variance`, when the caller has it.
 
     Returns
     -------
@@ -76,7 +83,7 @@ def limit_to_noise(noisy: np.ndarray, restored: np.ndarray, level: NoiseLevel) -
     noisy = np.asarray(noisy, dtype=np.float64)
     residual = np.asarray(restored, dtype=np.float64) - noisy
     residual_power = float(np.mean(residual**2))
-    noise_power = float(np.mean(sigma_map(noisy.astype(np.float32), level).astype(np.float64) ** 2))
+    noise_power = float(np.mean(noise_variance(noisy, level) if variance is None else variance))
     allowed = noise_power * (1.0 + 3.0 * np.sqrt(2.0 / noisy.size))
     alpha = 1.0 if residual_power <= allowed else float(np.sqrt(allowed / residual_power))
     return (noisy + alpha * residual).astype(np.float32), alpha

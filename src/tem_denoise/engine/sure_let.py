@@ -36,8 +36,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from tem_denoise.engine.discrepancy import effective_dose, is_exact
-from tem_denoise.physics.noise_level import NoiseLevel, sigma_map
+from tem_denoise.engine.discrepancy import effective_dose, is_exact, noise_variance
+from tem_denoise.physics.noise_level import NoiseLevel
 
 SIGMAS_PX = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Standard deviations (px, the frame's own grid) of the Gaussian filters combined with the network."""
@@ -49,25 +49,28 @@ ROW_BLOCK = 256
 """Rows per block when inner products are accumulated in float64."""
 
 
-def applies(frame: np.ndarray, level: NoiseLevel) -> bool:
+def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> bool:
     """True for raw counts (an exact Poisson law, in counts or units linear in them) of at least
-    :data:`MIN_MEAN_COUNT` electrons per pixel on average."""
+    :data:`MIN_MEAN_COUNT` electrons per pixel on average (``variance``: the frame's
+    :func:`~tem_denoise.engine.discrepancy.noise_variance`, when the caller has it)."""
     if not is_exact(level):
         return False
-    dose = effective_dose(frame, level)
+    dose = effective_dose(frame, level, variance)
     return dose is not None and dose >= MIN_MEAN_COUNT
 
 
-def probe(frames: np.ndarray, level: NoiseLevel) -> tuple[np.ndarray, np.ndarray]:
+def probe(frames: np.ndarray, level: NoiseLevel, variances=None) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
     frames' units (:data:`PROBE_STEP` noise standard deviations). Every frame of a shape gets the
     same probe (independent of its noise all the same), so a frame's output does not depend on its
-    place in a stack or a batch chunk, nor on the units it is given in."""
+    place in a stack or a batch chunk, nor on the units it is given in. ``variances``: the
+    frames' noise variance maps, when the caller has them."""
     frames = np.asarray(frames, dtype=np.float32)
     probe_ = np.random.default_rng([0x5E7E, *frames.shape[-2:]]).standard_normal(frames.shape[-2:], dtype=np.float32)
     probes = np.broadcast_to(probe_, frames.shape)
-    steps = [PROBE_STEP * float(np.sqrt(np.mean(sigma_map(frame, level).astype(np.float64) ** 2)))
-             for frame in frames]
+    if variances is None:
+        variances = [noise_variance(frame, level) for frame in frames]
+    steps = [PROBE_STEP * float(np.sqrt(np.mean(variance))) for variance in variances]
     return probes, np.array(steps, np.float32)
 
 
@@ -104,7 +107,7 @@ def let_weights(gram: np.ndarray, gain: np.ndarray) -> np.ndarray:
 
 
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
-            level: NoiseLevel) -> tuple[np.ndarray, dict]:
+            level: NoiseLevel, variance: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration and Gaussian filters of a frame.
 
     Parameters
@@ -121,6 +124,8 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The probe's step (the frame's units).
     level : NoiseLevel
         The frame's exact noise law (:func:`applies`).
+    variance : ndarray (y, x), optional
+        ``noisy``'s noise variance map, when the caller has it.
 
     Returns
     -------
@@ -129,7 +134,7 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         ``frame`` (one minus the others).
     """
     y = np.asarray(noisy, dtype=np.float32)
-    variance = sigma_map(y, level).astype(np.float64) ** 2
+    variance = noise_variance(y, level) if variance is None else variance
     total = float(variance.sum())
     net_divergence = float(np.sum(variance * probe_ * (np.asarray(moved, np.float64) - restored))) / step
     candidates = [np.asarray(restored, np.float32)] + [ndimage.gaussian_filter(y, s, mode="reflect")
