@@ -19,10 +19,8 @@ def _run(widget, qtbot):
     qtbot.waitUntil(lambda: not widget.runner.running, timeout=60000)
 
 
-def test_atoms_of_the_sample_movie_as_points(make_napari_viewer, qtbot, tmp_path):
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+def test_atoms_of_the_sample_movie_as_points(sample_dock, qtbot, tmp_path):
+    viewer, widget = sample_dock("Atom positions")
     truth = sample_hrtem_series().positions_px
     image = viewer.layers[ATOM_MAP]
     widget.layer.value = image
@@ -90,11 +88,9 @@ def test_cancel_leaves_no_half_layer(make_napari_viewer, qtbot):
     np.testing.assert_allclose(found, sorted(centres), atol=0.01)
 
 
-def test_atoms_searched_on_an_atom_map_network(make_napari_viewer, qtbot):
+def test_atoms_searched_on_an_atom_map_network(sample_dock, qtbot):
     """The atom-map networks live here: the dock runs one, then finds atoms on its map."""
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    viewer, widget = sample_dock("Atom positions")
     assert "unet-hrtem" in widget.search_on.choices
     widget.layer.value = viewer.layers[NOISY]
     widget.search_on.value = "unet-hrtem"
@@ -110,11 +106,9 @@ def test_atoms_searched_on_an_atom_map_network(make_napari_viewer, qtbot):
     assert [layer.name for layer in viewer.layers if "atom map of" in layer.name] == []
 
 
-def test_defaults_to_the_newest_result_and_estimates_the_separation(make_napari_viewer, qtbot):
+def test_defaults_to_the_newest_result_and_estimates_the_separation(sample_dock, qtbot):
     """A new user opens the sample, denoises it and finds atoms with every field at its default."""
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Atom positions")
+    viewer, widget = sample_dock("Atom positions")
     assert not widget.plot.shown  # no empty plot box before the first run
     source = viewer.layers[ATOM_MAP]
     result = viewer.add_image(source.data[:2], name=f"{ATOM_MAP} (denoised: gaussian-2d)", scale=source.scale,

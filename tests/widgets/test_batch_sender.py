@@ -14,11 +14,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def dock(make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
-    return viewer, widget
+def dock(sample_dock):
+    return sample_dock("Denoise")
 
 
 def test_the_dock_writes_a_config_and_starts_the_batch(dock, tmp_path, qtbot):

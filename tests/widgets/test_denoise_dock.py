@@ -11,10 +11,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def dock(make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
+def dock(sample_dock):
+    viewer, widget = sample_dock("Denoise")
     widget.layer.value = viewer.layers["HRTEM nucleation (noisy)"]
     return viewer, widget
 

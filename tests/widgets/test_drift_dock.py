@@ -16,11 +16,8 @@ NOISY, CLEAN = "HRTEM nucleation (noisy)", "HRTEM nucleation (clean)"
 
 
 @pytest.fixture
-def dock(make_napari_viewer):
-    viewer = make_napari_viewer(show=True)
-    viewer.open_sample("napari-tem-denoise", "hrtem_series")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Drift correction")
-    return viewer, widget
+def dock(sample_dock):
+    return sample_dock("Drift correction")
 
 
 def _run(runner, qtbot):
