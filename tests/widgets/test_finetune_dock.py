@@ -107,3 +107,17 @@ def test_removing_the_dock_stops_the_training_process(make_napari_viewer, qtbot)
     viewer.window.remove_dock_widget(dock.docked)
     qtbot.waitUntil(lambda: _child_gone(job), timeout=LONG_S)
     assert read_run(run_folder("frames-blind-spot"))["step"] >= 1  # it wrote its checkpoint first
+
+
+def test_a_diagnosis_returning_after_the_dock_is_deleted_is_dropped(make_napari_viewer, qtbot):
+    """The viewer may close while the noise is still being measured (CI once saw this)."""
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(lattice_movie(), name="frames")
+    docked, dock = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")
+    qtbot.waitUntil(lambda: dock.diagnosis_worker is None, timeout=LONG_S)
+    viewer.window.remove_dock_widget(docked)
+    dock.native.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    dock._diagnosed(layer, "late")  # what the worker's returned signal would deliver

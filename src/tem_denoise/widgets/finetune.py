@@ -94,6 +94,7 @@ class FineTuneWidget(Container):
         self.plot = TrainingPlot(self)
         self.job: FinetuneJob | None = None
         self.diagnosis_worker = None
+        self._alive = True  # False once the Qt widgets are deleted (a diagnosis may still return)
         self._resume_next = False
         self._last: tuple | None = None
         self.denoise_runner.visible = False
@@ -111,7 +112,7 @@ class FineTuneWidget(Container):
         self.resume.changed.connect(self._resume_clicked)
         on_model_saved(self, lambda _name: self._refresh_bases())
         self.native_parent_changed.connect(self._parent_changed)
-        self.native.destroyed.connect(self._stop_training)
+        self.native.destroyed.connect(self._closed)
 
     # --- choices that follow the layer and the mode -------------------------------------------
 
@@ -177,7 +178,7 @@ class FineTuneWidget(Container):
         worker.start()
 
     def _diagnosed(self, layer: Any, result: Any) -> None:
-        if layer is not self.layer.value:
+        if not self._alive or layer is not self.layer.value:
             return  # the user chose another layer meanwhile
         if isinstance(result, str):
             self.diagnosis.value = f"Noise not measured: {result}"
@@ -217,6 +218,11 @@ class FineTuneWidget(Container):
         """The dock was removed from the viewer (no parent): stop the training process."""
         if parent is None:
             self._stop_training()
+
+    def _closed(self, *_: Any) -> None:
+        """The dock's widgets are being deleted: training stops, a pending diagnosis is dropped."""
+        self._stop_training()
+        self._alive = False
 
     def _stop_training(self, *_: Any) -> None:
         """Ask the child to stop; it writes its checkpoint, and the run ends with a message."""
