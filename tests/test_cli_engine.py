@@ -90,3 +90,24 @@ def test_denoise_with_a_stated_modality_and_a_calibrated_noise_model(tmp_path):
     assert written["model"] == default_model_name("STEM-HAADF") and step["output_kind"] == "restore"
     assert step["last_run"]["adapter"]["noise"]["source"] == "calibration"
     assert io.read(out).shape == (96, 96)
+
+
+def test_a_device_this_machine_lacks_is_refused_before_any_file_is_read(tmp_path, small_stack, monkeypatch, capsys):
+    import torch
+
+    source = io.write(small_stack, tmp_path / "in.tif")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    read = []
+    monkeypatch.setattr(io, "read", lambda *args, **kwargs: read.append(args))
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.tif"), "--device", "cuda"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: device 'cuda' requested but no CUDA GPU is available "
+                                               "here; use 'auto' or 'cpu'")
+    assert read == [] and not (tmp_path / "out.tif").exists()
+    # a classical filter runs on the CPU whatever the device: it is not refused, the engine warns
+    monkeypatch.undo()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="classical filter that runs on the CPU"):
+        from tem_denoise.operations.denoise import DenoiseOptions, check_device, make_denoiser
+
+        check_device(DenoiseOptions(model="gaussian-2d", device="cuda"))
+        make_denoiser(small_stack, DenoiseOptions(model="gaussian-2d", device="cuda"))

@@ -17,6 +17,7 @@ from tem_denoise.cli.types import positive_int
 from tem_denoise.memory import available_bytes
 from tem_denoise.operations.denoise import (
     DenoiseOptions,
+    check_device,
     check_model,
     iter_denoise,
     make_denoiser,
@@ -74,6 +75,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     targets = _targets(args.inputs, Path(args.output))
     refuse_inputs(targets, [options.noise])
     check_model(options)
+    check_device(options)
     noise_level(options.noise)  # a bad noise model is refused before any file is read
     for path, target in zip(args.inputs, targets, strict=True):
         stack = io.read(path)

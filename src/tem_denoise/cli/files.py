@@ -51,11 +51,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on generated sample data: synthesise, read back, denoise, write, render a PNG."""
     from tem_denoise.cli.engine import denoise_stack
     from tem_denoise.figures import save_panels
-    from tem_denoise.operations.denoise import DenoiseOptions, check_model
+    from tem_denoise.operations.denoise import DenoiseOptions, check_device, check_model
     from tem_denoise.physics import sample_hrtem_series
 
     options = DenoiseOptions(model=args.model, device=args.device)
     check_model(options)
+    check_device(options)
     out = Path(args.output)
     pair = sample_hrtem_series(n_frames=args.frames)
     source = {"source": "tem_denoise.physics.sample_hrtem_series (synthetic)"}

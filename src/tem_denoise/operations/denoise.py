@@ -53,6 +53,18 @@ def check_model(options: DenoiseOptions) -> None:
         get_card(options.model)
 
 
+def check_device(options: DenoiseOptions) -> None:
+    """Refuse a device this machine lacks at once (before any file is read), with the engine's
+    message. A classical filter runs on the CPU whatever the device (the engine warns), so its
+    device is not checked."""
+    from tem_denoise.engine.device import resolve_device
+    from tem_denoise.models.registry import capabilities, get_card
+
+    if options.model and capabilities(get_card(options.model)).backend != "torch":
+        return
+    resolve_device(options.device)
+
+
 def with_modality(stack: Stack, options: DenoiseOptions) -> Stack:
     """``stack`` with the modality the user stated, if any."""
     return replace(stack, modality=options.modality) if options.modality else stack
