@@ -77,12 +77,12 @@ def test_finetune_saves_a_user_model_usable_by_denoise(tmp_path, capsys, monkeyp
 def test_denoise_with_a_stated_modality_and_a_calibrated_noise_model(tmp_path):
     """The user says what the data are and gives the calibration dock's noise model: the default
     restoration model of that modality runs with that noise level, recorded in the provenance."""
-    from tem_denoise.physics import HRTEMNoise
+    from tem_denoise.physics import STEMNoise
     from tem_denoise.physics.formation import SPECS, restore_pair
 
     pair = restore_pair(SPECS["STEM-HAADF"], (96, 96), np.random.default_rng(5), pixel_nm=0.02, dose=50.0)
     source = io.write(io.Stack.from_array(pair.noisy, pixel_size=0.02), tmp_path / "frame.tif")
-    noise = HRTEMNoise(k=0.05, b=3.0, sigma_c=0.0).save(tmp_path / "noise.json")
+    noise = STEMNoise(pointwise_k=0.05, pointwise_b=3.0).save(tmp_path / "noise.json")
     out = tmp_path / "restored.tif"
     assert main(["denoise", str(source), "-o", str(out), "--modality", "STEM-HAADF", "--noise", str(noise)]) == 0
     written = io.read_provenance(out)
@@ -111,3 +111,23 @@ def test_a_device_this_machine_lacks_is_refused_before_any_file_is_read(tmp_path
 
         check_device(DenoiseOptions(model="gaussian-2d", device="cuda"))
         make_denoiser(small_stack, DenoiseOptions(model="gaussian-2d", device="cuda"))
+
+
+@pytest.mark.parametrize(("modality", "noise", "advice"), [
+    ("STEM-HAADF", "hrtem", "tem-denoise calibrate --stem haadf IMAGE"),
+    ("HRTEM", "stem", "tem-denoise calibrate VACUUM_1.tif VACUUM_2.tif"),
+])
+def test_a_noise_model_of_the_other_kind_of_detector_is_refused(tmp_path, small_stack, capsys, modality, noise,
+                                                                advice):
+    """A camera's noise model given for a STEM image (or a STEM detector's for an HRTEM image) is
+    refused in one line that says which noise model to give instead; nothing is written."""
+    from tem_denoise.physics import HRTEMNoise, STEMNoise
+
+    source = io.write(small_stack, tmp_path / "in.tif")
+    model = {"hrtem": HRTEMNoise(k=0.05, b=3.0, sigma_c=0.0), "stem": STEMNoise()}[noise]
+    path = model.save(tmp_path / "noise.json")
+    out = tmp_path / "out.tif"
+    assert main(["denoise", str(source), "-o", str(out), "--modality", modality, "--noise", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: the noise model is a ") and advice in error and error.count("\n") == 1
+    assert not out.exists()

@@ -70,6 +70,9 @@ def test_calibrated_mode_starts_from_the_generalist(tmp_path):
     assert tuned.card.training["noise_model"]["kind"] == "hrtem"
     with pytest.raises(ValueError, match="noise model"):
         next(iter_finetune_mode(lattice_movie(2), tiny("calibrated", "x", pixel_size_nm=0.03), folder=tmp_path))
+    wrong = tiny("calibrated", "x", noise_model=str(noise), pixel_size_nm=0.03, modality="STEM-HAADF")
+    with pytest.raises(ValueError, match="TEM camera's .* base model 'restore-haadf' is for STEM-HAADF"):
+        next(iter_finetune_mode(lattice_movie(2), wrong, folder=tmp_path))
 
 
 def test_frame_pairs_refuse_single_frames(tmp_path):

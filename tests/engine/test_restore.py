@@ -15,7 +15,7 @@ from tem_denoise.models.card import CardError, ModelCard
 from tem_denoise.models.restore import RestoreUNet
 from tem_denoise.physics.formation import SPECS, restore_pair
 from tem_denoise.physics.noise_level import level_from_model, local_mean
-from tem_denoise.physics.noise_models import HRTEMNoise
+from tem_denoise.physics.noise_models import HRTEMNoise, STEMNoise
 from tem_denoise.sampling import noise_gain, to_working
 
 RANGE = (0.006, 0.06)
@@ -75,7 +75,7 @@ def test_frames_finer_than_the_working_sampling_are_brought_to_it(frame):
 def test_calibrated_noise_reaches_the_network(frame):
     model = Recording()
     denoiser = Denoiser(model, device="cpu", card=tiny_card(), tile=0)
-    calibration = HRTEMNoise(k=0.02, b=5.0, sigma_c=0.0)
+    calibration = STEMNoise(pointwise_k=0.02, pointwise_b=5.0)  # the detector of tiny_card's STEM-HAADF
     level = level_from_model(calibration)
     calibrated = denoiser.denoise(frame, pixel_size_nm=0.01, noise=level)
     adapter = denoiser.provenance()["last_run"]["adapter"]

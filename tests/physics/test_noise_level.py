@@ -64,3 +64,19 @@ def test_raw_counts_of_an_undersampled_lattice_are_poisson():
     counts = np.random.default_rng(3).poisson(400.0 * lattice(4.1, 0.5)).astype(np.float32)
     assert is_poisson(counts)
     assert not is_poisson(np.round(5.0 * counts + 50.0))
+
+
+def test_a_noise_model_must_come_from_the_detector_of_the_model_s_images():
+    from tem_denoise.physics.noise_level import check_detector
+    from tem_denoise.physics.noise_models import Counting, HRTEMNoise, STEMNoise
+
+    for camera in (HRTEMNoise(k=0.05, b=3.0, sigma_c=0.0), Counting()):
+        check_detector(camera, "HRTEM", "model 'a'")
+        check_detector(camera, "any", "model 'a'")
+        with pytest.raises(ValueError, match="TEM camera's .* --stem bf IMAGE"):
+            check_detector(camera, "STEM-BF", "model 'a'")
+    check_detector(STEMNoise(), "STEM-HAADF", "model 'a'")
+    with pytest.raises(ValueError, match="STEM detector's .* vacuum stacks"):
+        check_detector(STEMNoise(), "HRTEM-counting", "model 'a'")
+    with pytest.warns(UserWarning, match="calibrated on a STEM HAADF image, but model 'a' is for STEM-BF"):
+        check_detector(STEMNoise(), "STEM-BF", "model 'a'")

@@ -42,6 +42,7 @@ from tem_denoise.memory import require, require_frame
 from tem_denoise.models.card import ModelCard
 from tem_denoise.models.protocol import AlignedModel, SplitModel
 from tem_denoise.models.registry import capabilities, get_card, load_model
+from tem_denoise.physics.noise_level import check_detector
 from tem_denoise.progress import Progress, run_to_end
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -327,6 +328,8 @@ class Denoiser:
                 warnings.warn(f"{card.name} does not read a noise level; the calibrated noise model is not used "
                               "(restoration models, e.g. restore-hrtem, use it)", stacklevel=3)
             return fit_adapter(card.adapter, stack, card.adapter_percentiles)
+        if noise is not None and noise.model is not None:
+            check_detector(noise.model, card.modality, f"model '{card.name}'")
         pixel = checked_sampling(card, pixel_size_nm, stack)
         return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise)
 

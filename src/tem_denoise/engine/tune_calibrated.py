@@ -57,7 +57,7 @@ class CalibratedTrainer(Trainer):
 
         from tem_denoise.engine.adapters import restore_scale, sample_frames
         from tem_denoise.physics import load_noise_model
-        from tem_denoise.physics.noise_level import level_from_model
+        from tem_denoise.physics.noise_level import check_detector, level_from_model
         from tem_denoise.sampling import factor_for
 
         if not config.noise_model:
@@ -78,6 +78,7 @@ class CalibratedTrainer(Trainer):
         if not low <= config.pixel_size_nm <= high:
             raise ValueError(f"'{base.name}' works on pixels of {low}-{high} nm; these are {config.pixel_size_nm} nm")
         self.noise_model = load_noise_model(config.noise_model)
+        check_detector(self.noise_model, base.modality, f"base model '{base.name}'")
         self.level = level_from_model(self.noise_model)
         self.low, self.span = restore_scale(sample_frames(as_frames(stack), 4))
         self.factor = factor_for(config.pixel_size_nm, base.pixel_size_nm)

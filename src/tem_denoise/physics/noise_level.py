@@ -14,6 +14,7 @@ The map is the law evaluated on a smoothed copy of the image (:func:`sigma_map`)
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +105,53 @@ def level_from_model(model: NoiseModel) -> NoiseLevel:
     """The noise level of a calibrated model (Noise calibration dock or ``tem-denoise calibrate``)."""
     _model_sigma(model, np.zeros(1, np.float32))
     return NoiseLevel(0.0, 0.0, "calibration", model)
+
+
+def _stem_mode(modality: str) -> str:
+    """The ``tem-denoise calibrate --stem`` choice for STEM data of ``modality``."""
+    return "bf" if modality == "STEM-BF" else "haadf"
+
+
+def check_detector(model: NoiseModel, modality: str, what: str) -> None:
+    """Refuse a calibrated noise model of another kind of detector than the one that records
+    images of ``modality`` (a model card's, e.g. ``"STEM-HAADF"``; ``"any"`` is not checked).
+
+    A TEM camera's noise (:class:`HRTEMNoise` from vacuum stacks, :class:`Counting`) and a
+    STEM detector's (:class:`STEMNoise`, from one atomic-resolution image) follow different
+    laws in different units; either given for the other's images is a mistake, which would
+    condition the network on a wrong noise level. A STEM model calibrated on the other STEM
+    detector (HAADF for BF) has the right form of law, so it is only warned about.
+
+    Parameters
+    ----------
+    model : NoiseModel
+        The calibrated noise model.
+    modality : str
+        The modality the noise model is used for.
+    what : str
+        What it is used for, for the message (e.g. ``"model 'restore-haadf'"``).
+
+    Raises
+    ------
+    ValueError
+        If a camera's model is given for STEM images or a STEM detector's for TEM images.
+    """
+    camera = isinstance(model, (HRTEMNoise, Counting))
+    if modality.startswith("STEM") and camera:
+        raise ValueError(
+            f"the noise model is a TEM camera's ({model.kind}, from vacuum stacks), but {what} is for {modality} "
+            f"images: give the noise model calibrated on a STEM image of that detector (`tem-denoise calibrate "
+            f"--stem {_stem_mode(modality)} IMAGE -o noise.json`, or the Noise calibration dock), or no noise "
+            "model, and the noise is estimated from the data")
+    if modality.startswith("HRTEM") and isinstance(model, STEMNoise):
+        raise ValueError(
+            f"the noise model is a STEM detector's (from a {model.mode.upper()} image), but {what} is for "
+            f"{modality} images: give the camera's noise model, calibrated on vacuum stacks at two or more beam "
+            "currents (`tem-denoise calibrate VACUUM_1.tif VACUUM_2.tif -o noise.json`, or the Noise calibration "
+            "dock), or no noise model, and the noise is estimated from the data")
+    if modality in ("STEM-HAADF", "STEM-BF") and isinstance(model, STEMNoise) and model.mode != _stem_mode(modality):
+        warnings.warn(f"the noise model was calibrated on a STEM {model.mode.upper()} image, but {what} is for "
+                      f"{modality} images; calibrate it on an image of that detector if you have one", stacklevel=3)
 
 
 def local_mean(frame: np.ndarray) -> np.ndarray:
