@@ -117,17 +117,19 @@ def test_a_device_this_machine_lacks_is_refused_before_any_file_is_read(tmp_path
     ("STEM-HAADF", "hrtem", "tem-denoise calibrate --stem haadf IMAGE"),
     ("HRTEM", "stem", "tem-denoise calibrate VACUUM_1.tif VACUUM_2.tif"),
 ])
-def test_a_noise_model_of_the_other_kind_of_detector_is_refused(tmp_path, small_stack, capsys, modality, noise,
-                                                                advice):
+def test_a_noise_model_of_the_other_kind_of_detector_is_refused(tmp_path, small_stack, capsys, monkeypatch,
+                                                                modality, noise, advice):
     """A camera's noise model given for a STEM image (or a STEM detector's for an HRTEM image) is
-    refused in one line that says which noise model to give instead; nothing is written."""
+    refused before any file is read, in one line that says which noise model to give instead."""
     from tem_denoise.physics import HRTEMNoise, STEMNoise
 
     source = io.write(small_stack, tmp_path / "in.tif")
+    read = []
+    monkeypatch.setattr(io, "read", lambda *args, **kwargs: read.append(args))
     model = {"hrtem": HRTEMNoise(k=0.05, b=3.0, sigma_c=0.0), "stem": STEMNoise()}[noise]
     path = model.save(tmp_path / "noise.json")
     out = tmp_path / "out.tif"
     assert main(["denoise", str(source), "-o", str(out), "--modality", modality, "--noise", str(path)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: the noise model is a ") and advice in error and error.count("\n") == 1
-    assert not out.exists()
+    assert read == [] and not out.exists()

@@ -88,6 +88,12 @@ def test_calibrated_noise_reaches_the_network(frame):
     assert not np.allclose(calibrated, estimated)
 
 
+def test_a_camera_noise_model_is_refused_by_a_stem_model(frame):
+    denoiser = Denoiser(Recording(), device="cpu", card=tiny_card(), tile=0)
+    with pytest.raises(ValueError, match="TEM camera's .* model 'tiny-restore' is for STEM-HAADF images"):
+        denoiser.denoise(frame, pixel_size_nm=0.01, noise=level_from_model(HRTEMNoise()))
+
+
 def test_raw_counts_are_taken_as_poisson():
     counts = np.random.default_rng(1).poisson(3.0, (64, 64)).astype(np.float32)
     denoiser = Denoiser(Recording(), device="cpu", card=tiny_card())

@@ -99,13 +99,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from tem_denoise.batch.cluster import open_client
     from tem_denoise.batch.inputs import expand_inputs, output_bases
     from tem_denoise.batch.run import MANIFEST, remove_partials, run_batch
-    from tem_denoise.operations.denoise import check_device, check_model, noise_level
+    from tem_denoise.operations.denoise import check_device, check_model, check_noise
 
     job = _job(args)
     check_model(job.denoise)
     if job.scheduler is None and job.cluster == "local":  # remote workers may have devices this machine lacks
         check_device(job.denoise)
-    noise_level(job.noise)  # a bad noise model is refused before the cluster starts
+    check_noise(job.denoise)  # a bad noise model is refused before the cluster starts
     files = expand_inputs(job.inputs, job.output)
     bases = output_bases(files, job.output)
     print(f"{len(files)} input file(s) -> {job.output}")

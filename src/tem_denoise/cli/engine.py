@@ -19,9 +19,9 @@ from tem_denoise.operations.denoise import (
     DenoiseOptions,
     check_device,
     check_model,
+    check_noise,
     iter_denoise,
     make_denoiser,
-    noise_level,
 )
 from tem_denoise.operations.options import add_arguments, from_arguments
 from tem_denoise.outputs import OutputError, refuse_inputs
@@ -76,7 +76,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     refuse_inputs(targets, [options.noise])
     check_model(options)
     check_device(options)
-    noise_level(options.noise)  # a bad noise model is refused before any file is read
+    check_noise(options)  # a bad noise model is refused before any file is read
     for path, target in zip(args.inputs, targets, strict=True):
         stack = io.read(path)
         with output_array(stack.shape, target.parent) as out:

@@ -90,6 +90,24 @@ def noise_level(path: str | None) -> Any:
     return level_from_model(load_noise_model(path))
 
 
+def check_noise(options: DenoiseOptions) -> None:
+    """Refuse, before any file is read, a noise model that cannot be read, or one of the other
+    kind of detector than the named model's (or the stated modality's default model's) images;
+    the engine checks again once the model is known."""
+    level = noise_level(options.noise)
+    if level is None:
+        return
+    from tem_denoise.models.registry import get_card
+    from tem_denoise.physics.noise_level import check_detector
+
+    if options.model:
+        card = get_card(options.model)
+        if card.adapter == "restore":
+            check_detector(level.model, card.modality, f"model '{card.name}'")
+    elif options.modality:
+        check_detector(level.model, options.modality, f"the default model for {options.modality}")
+
+
 def make_denoiser(stack: Stack, options: DenoiseOptions, card: Any = None) -> Any:
     """The :class:`~tem_denoise.engine.Denoiser` for ``stack`` (``card``: a model card to use instead)."""
     from tem_denoise.engine import Denoiser
