@@ -142,7 +142,7 @@ def test_batch_command_on_an_existing_scheduler_then_resumed(client, tmp_path, c
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "m0_denoised.tif", "m1_denoised.tif"]
     (out / "m1_denoised.tif").unlink()
     assert main(command) == 0
-    assert "done 1, skipped 1 (complete from an earlier run), failed 0" in capsys.readouterr().out
+    assert "files: denoised 1, skipped 1 (complete from an earlier run), failed 0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("output_format", ["tiff", "zarr"])

@@ -43,8 +43,8 @@ def test_drift_atoms_and_quality_follow_denoising_and_a_rerun_skips_them(client,
     then = ["--then", "drift,atoms,quality", "--min-separation-nm", "0.15", "--mode", "crop"]
     assert _batch(client, folder, out, *then) == 1  # the corrupt file fails, the others go on
     printed = capsys.readouterr()
-    assert "done 2, skipped 0 (complete from an earlier run), failed 1" in printed.out
-    assert "then drift: done 2" in printed.out and "then quality: done 2" in printed.out
+    assert "files: denoised 2, skipped 0 (complete from an earlier run), failed 1" in printed.out
+    assert "then drift results: written 2" in printed.out and "then quality results: written 2" in printed.out
     assert "failed: " in printed.err and "corrupt.tif" in printed.err
 
     denoised = out / "movie0_denoised.tif"
@@ -72,12 +72,38 @@ def test_drift_atoms_and_quality_follow_denoising_and_a_rerun_skips_them(client,
     (out / "movie1_denoised_atoms.json").unlink()  # as if the run had stopped before atoms finished
     assert _batch(client, folder, out, *then) == 1
     printed = capsys.readouterr().out
-    assert "done 0, skipped 2" in printed and "then drift: skipped 2" in printed
-    assert "then atoms: skipped 1, done 1" in printed
+    assert "files: denoised 0, skipped 2" in printed and "then drift results: skipped 2 (" in printed
+    assert "then atoms results: written 1, skipped 1 (" in printed
 
     assert _batch(client, folder, out, *then[:-2]) == 1  # drift changed: atoms on it are redone too
     printed = capsys.readouterr().out
-    assert "then drift: done 2" in printed and "then atoms: done 2" in printed and "then quality: skipped 2" in printed
+    assert "then drift results: written 2" in printed and "then atoms results: written 2" in printed
+    assert "then quality results: skipped 2" in printed
+
+
+def test_the_summary_counts_files_denoised_apart_from_the_results_of_the_steps(client, folder, tmp_path, capsys):
+    """A file denoised whose atoms step fails is denoised (not a failed file): the summary says
+    so, the step's failure on its own line, the steps after it not run; exit status 1."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "corrupt.tif").write_bytes((folder / "corrupt.tif").read_bytes())
+    flat = io.Stack.from_array(np.full((3, 48, 48), 7.0, np.float32), pixel_size=PIXEL_NM, name="flat")
+    io.write(flat, data / "flat.tif")  # nothing to find atoms in
+    out = tmp_path / "out"
+    for run in ("first", "again"):
+        assert _batch(client, data, out, "--then", "atoms,quality") == 1
+        printed = capsys.readouterr()
+        denoised, skipped = (1, 0) if run == "first" else (0, 1)
+        assert f"files: denoised {denoised}, skipped {skipped} (complete from an earlier run), failed 1" in printed.out
+        assert "then atoms results: failed 1\n" in printed.out
+        assert "then quality results: not run 1 (a step before failed)\n" in printed.out
+        assert re.search(r"failed: .*flat\.tif: atoms of 'flat_denoised\.tif': ", printed.err), printed.err
+        assert re.search(r"failed: .*corrupt\.tif: ", printed.err)
+    record = {f["input"]: f for f in json.loads((out / MANIFEST).read_text())["files"]}[str(data / "flat.tif")]
+    assert record["status"] == "skipped" and record["error"] is None
+    assert [record["steps"][op]["status"] for op in ("atoms", "quality")] == ["failed", "not run"]
+    assert json.loads((out / MANIFEST).read_text())["run"]["steps"] == {"atoms": {"failed": 1},
+                                                                        "quality": {"not run": 1}}
 
 
 def test_the_progress_says_which_step_of_which_file_runs_and_how_many_are_done(client, folder, tmp_path):

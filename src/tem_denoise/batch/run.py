@@ -4,8 +4,8 @@ planned, follow them as they finish, and keep a manifest of every input.
 Work flows through ``distributed.as_completed``: a file's plan (run on a worker) is followed by
 its units (one for a TIFF output, one per chunk of frames for OME-Zarr), and a split stack's
 store is renamed onto its target when its last chunk is written; the operations after denoising
-(``--then``) follow on the file's output, also on one an earlier run completed. A failed file is recorded and
-the others go on. The manifest (``batch_manifest.json`` in the output folder) is rewritten
+(``--then``) follow on the file's output, also on one an earlier run completed. A failed file, or a
+failed step of a file, is recorded and the others go on. The manifest (``batch_manifest.json`` in the output folder) is rewritten
 atomically after every file, so an interrupted run still leaves an up-to-date one.
 """
 
@@ -33,12 +33,12 @@ MANIFEST = "batch_manifest.json"
 class Record:
     """One input in the manifest.
 
-    ``status`` is ``done``, ``skipped`` (complete from an earlier run), ``failed`` or
-    ``interrupted``; ``seconds`` is the workers' time on this file in this run; ``units`` counts
-    its units of work and ``resumed_units`` those an earlier, interrupted run had written.
-    ``steps`` holds the operations after denoising (``--then``): for each, its status (``done``,
-    ``skipped``, ``not applicable``), outputs and a summary. ``status`` is that of the denoising;
-    a failed step makes the file ``failed`` with the step named in ``error``.
+    ``status`` is the denoising's: ``done``, ``skipped`` (complete from an earlier run),
+    ``failed`` (``error`` says why) or ``interrupted``; ``seconds`` is the workers' time on this
+    file in this run; ``units`` counts its units of work and ``resumed_units`` those an earlier,
+    interrupted run had written. ``steps`` holds the operations after denoising (``--then``): for
+    each, its status (``done``, ``skipped``, ``not applicable``, ``failed`` or ``not run`` after a
+    failed one), outputs and a summary (for a failed step, why).
     """
 
     input: str
@@ -97,12 +97,28 @@ def remove_partials(bases: list[Path]) -> None:
                 leftover.unlink()
 
 
+def file_counts(records: list[Record]) -> dict[str, int]:
+    """How many files were denoised (``done``), ``skipped`` and ``failed``."""
+    return {status: sum(r.status == status for r in records) for status in ("done", "skipped", "failed")}
+
+
+def step_counts(records: list[Record]) -> dict[str, dict[str, int]]:
+    """For each operation after denoising, how many files' steps ended in each status, e.g.
+    ``{"atoms": {"done": 1, "failed": 1}}`` (statuses in the order first met)."""
+    counts: dict[str, dict[str, int]] = {}
+    for record in records:
+        for operation, step in record.steps.items():
+            by_status = counts.setdefault(operation, {})
+            by_status[step["status"]] = by_status.get(step["status"], 0) + 1
+    return counts
+
+
 def write_manifest(path: Path, job: BatchJob, records: list[Record], started: float) -> Path:
-    """The manifest: the job's settings, when it ran, and one record per input (JSON)."""
-    counts = {status: sum(r.status == status for r in records) for status in ("done", "skipped", "failed")}
+    """The manifest: the job's settings, when it ran, the files denoised, skipped and failed and
+    the steps after denoising by status, and one record per input (JSON)."""
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-           "seconds": round(time.time() - started, 3), **counts, "settings": job.key(),
-           "format": job.format, "device": job.device, "then": job.then_settings()}
+           "seconds": round(time.time() - started, 3), **file_counts(records), "steps": step_counts(records),
+           "settings": job.key(), "format": job.format, "device": job.device, "then": job.then_settings()}
     document = {"run": run, "files": [asdict(r) for r in records]}
     return write_text(path, json.dumps(document, indent=1, default=str) + "\n")
 
@@ -177,6 +193,13 @@ class _Tracker:
             result = units.Failure(source, f"{type(exc).__name__}: {exc}")
         record = self.records[source]
         record.warnings.extend(w for w in result.warnings if w not in record.warnings)
+        if isinstance(result, units.Failure) and kind == "then":  # e.g. a lost worker: the denoising stands
+            with self.lock:
+                record.steps = {operation: {"status": "failed", "outputs": [], "summary": result.error}
+                                for operation in self.job.then}
+                self.steps_over[source] = len(self.job.then)
+                self.step_now.pop(source, None)
+            return True
         if isinstance(result, units.Failure):
             return self._fail(record, result)
         if kind == "plan":

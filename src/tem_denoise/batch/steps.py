@@ -33,12 +33,15 @@ from tem_denoise.outputs import write_text
 from tem_denoise.progress import Progress, run_to_end
 
 NOT_APPLICABLE = "not applicable"
+NOT_RUN = "not run"
+"""The status of the steps after a failed one: they are not run on a file whose step failed."""
 
 
 @dataclass(frozen=True)
 class StepDone:
-    """One step of one file: ``status`` is ``done``, ``skipped`` (complete from an earlier run) or
-    ``not applicable`` (drift or quality of a single image); ``outputs`` the files it wrote."""
+    """One step of one file: ``status`` is ``done``, ``skipped`` (complete from an earlier run),
+    ``not applicable`` (drift or quality of a single image), ``failed`` (``summary`` says why) or
+    :data:`NOT_RUN` (after a failed step); ``outputs`` the files it wrote."""
 
     operation: str
     status: str
@@ -131,8 +134,10 @@ def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict,
 
     Complete steps are skipped; the others write their outputs, then their record. ``report``
     is called with each step's name and every :class:`~tem_denoise.progress.Progress` its
-    operation yields, then with its :class:`StepDone`. Raises what the operation raises
-    (ValueError with a one-line message for data it cannot handle).
+    operation yields, then with its :class:`StepDone`. A step that cannot handle the data
+    (ValueError, OSError) is ``failed``, with the operation's one-line message as its summary,
+    and the steps after it are :data:`NOT_RUN` (atoms after a failed drift would otherwise run
+    on another image than asked).
     """
     def finished(step: StepDone) -> None:
         done.append(step)
@@ -142,7 +147,7 @@ def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict,
     loaded: dict[Path, io.Stack] = {}
     image_path, image_key = Path(output), key  # what drift and atoms run on
     done: list[StepDone] = []
-    for operation in job.then:
+    for index, operation in enumerate(job.then):
         path, on = (Path(output), key) if operation == "quality" else (image_path, image_key)
         step_key = {"operation": operation, "options": asdict(job.options_of(operation)), "on": on}
         found = complete(base, operation, step_key)
@@ -159,7 +164,10 @@ def run_steps(source: str, output: str, base: Path, job: BatchJob, key: dict,
             try:
                 record, corrected = _run_step(operation, stack, source, base, job, step_key, on_step)
             except (ValueError, OSError) as exc:
-                raise ValueError(f"{operation} of '{path.name}': {exc}") from exc
+                finished(StepDone(operation, "failed", (), f"{operation} of '{path.name}': {exc}"))
+                for later in job.then[index + 1:]:
+                    finished(StepDone(later, NOT_RUN, (), f"{operation} failed before it"))
+                return done
             if corrected is not None:
                 loaded[aligned_path(base)] = corrected
             record_file = record_path(base, operation)

@@ -74,24 +74,38 @@ class _ProgressLine:
         self.width = len(text)
 
 
+STEP_WORDS = {"done": "written {}", "skipped": "skipped {} (complete from an earlier run)",
+              "not applicable": "not applicable {} (single images)", "failed": "failed {}",
+              "not run": "not run {} (a step before failed)"}
+"""How the summary says each status of a step after denoising, in this order."""
+
+
 def _summary(records, manifest: Path) -> int:
-    count = {s: sum(r.status == s for r in records) for s in ("done", "skipped", "failed")}
+    """Print the files denoised, skipped and failed, then each step's results by status, the
+    warnings and failures; 1 when a file or a step failed, else 0."""
+    from tem_denoise.batch.run import file_counts, step_counts
+
+    count = file_counts(records)
     resumed = sum(r.resumed_units for r in records)
     resumed_text = f"; resumed {resumed} unit(s) an interrupted run had written" if resumed else ""
-    print(f"done {count['done']}, skipped {count['skipped']} (complete from an earlier run), "
+    print(f"files: denoised {count['done']}, skipped {count['skipped']} (complete from an earlier run), "
           f"failed {count['failed']}{resumed_text}")
-    operations = dict.fromkeys(name for r in records for name in r.steps)
-    for name in operations:
-        statuses = [r.steps[name]["status"] for r in records if name in r.steps]
-        counts = ", ".join(f"{s} {statuses.count(s)}" for s in dict.fromkeys(statuses))
-        print(f"  then {name}: {counts}")
+    steps = step_counts(records)
+    for operation, by_status in steps.items():
+        counts = ", ".join(words.format(by_status[status]) for status, words in STEP_WORDS.items()
+                           if status in by_status)
+        print(f"then {operation} results: {counts}")
     for record in records:
         for warning in record.warnings:
             print(f"warning: {record.input}: {warning}", file=sys.stderr)
         if record.status == "failed":
             print(f"failed: {record.input}: {record.error}", file=sys.stderr)
+        for operation, step in record.steps.items():
+            if step["status"] == "failed":
+                print(f"failed: {record.input}: {step['summary']}", file=sys.stderr)
     print(f"wrote {manifest}")
-    return 1 if count["failed"] else 0
+    failed_steps = sum(by_status.get("failed", 0) for by_status in steps.values())
+    return 1 if count["failed"] or failed_steps else 0
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -132,7 +146,7 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
                     "split into several units of work. A second run skips complete outputs and resumes "
                     "interrupted stores. A manifest (batch_manifest.json) lists every input, its output, model, "
                     "seconds and error. See docs/batch.md.",
-        epilog="Exit status: 0 all done or skipped, 1 some files failed (listed, and in the manifest), 2 bad "
+        epilog="Exit status: 0 all done or skipped, 1 some files or steps failed (listed, and in the manifest), 2 bad "
                "options, 130 interrupted.",
     )
     p.add_argument("inputs", nargs="*", help="files, folders (their readable files) and glob patterns (quote them)")
