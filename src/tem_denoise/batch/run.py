@@ -5,8 +5,9 @@ Work flows through ``distributed.as_completed``: a file's plan (run on a worker)
 its units (one for a TIFF output, one per chunk of frames for OME-Zarr), and a split stack's
 store is renamed onto its target when its last chunk is written; the operations after denoising
 (``--then``) follow on the file's output, also on one an earlier run completed. A failed file, or a
-failed step of a file, is recorded and the others go on. The manifest (``batch_manifest.json`` in the output folder) is rewritten
-atomically after every file, so an interrupted run still leaves an up-to-date one.
+failed step of a file, is recorded and the others go on. The manifest (``batch_manifest.json`` in
+the output folder) is rewritten atomically after every file, so an interrupted run still leaves an
+up-to-date one.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def _summary(records, manifest: Path) -> int:
             print(f"warning: {record.input}: {warning}", file=sys.stderr)
         if record.status == "failed":
             print(f"failed: {record.input}: {record.error}", file=sys.stderr)
-        for operation, step in record.steps.items():
+        for step in record.steps.values():
             if step["status"] == "failed":
                 print(f"failed: {record.input}: {step['summary']}", file=sys.stderr)
     print(f"wrote {manifest}")
