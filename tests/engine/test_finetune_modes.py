@@ -10,7 +10,7 @@ import pytest
 
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune_job import iter_job, run_job
-from tem_denoise.engine.finetune_modes import iter_finetune_mode
+from tem_denoise.engine.finetune_modes import iter_finetune_mode, loss_meaning
 from tem_denoise.engine.tuning import TuneConfig, read_run, run_folder, save_user_model
 from tem_denoise.models.registry import available_models
 from tem_denoise.progress import run_to_end
@@ -43,6 +43,10 @@ def test_each_mode_saves_a_model_the_engine_loads(tmp_path, mode, settings):
     assert card.source == "user" and card.training["mode"] == mode
     assert (tmp_path / f"my-{mode}" / "validation.png").stat().st_size > 1000
     assert card.training["validation"]["best_step"] in [s.step for s in steps]
+    meaning = loss_meaning(mode)  # the card and validation.png say what the validation loss is
+    assert (card.training["validation"]["loss"], card.training["validation"]["units"]) == (meaning.validation,
+                                                                                          meaning.axis)
+    assert read_run(run_folder(f"my-{mode}", tmp_path))["loss"]["axis"] == meaning.axis
     out = Denoiser(f"my-{mode}", device="cpu", user_dirs=[tmp_path]).denoise(movie)
     assert out.shape == movie.shape and np.isfinite(out).all()
     if mode == "unpaired":

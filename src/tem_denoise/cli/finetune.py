@@ -48,8 +48,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     card = tuned.card
     validation = card.training["validation"]
     print(f"saved '{card.name}' in {card.directory}: {options.mode}, {tuned.steps} steps in "
-          f"{card.training['budget']['minutes']:.2f} min, best validation loss {validation['best_loss']:.4g} at step "
-          f"{validation['best_step']}; {_how_to_use(card.name, args.folder)}")
+          f"{card.training['budget']['minutes']:.2f} min, best validation loss {validation['best_loss']:.4g} "
+          f"({validation['units']}) at step {validation['best_step']}; {_how_to_use(card.name, args.folder)}")
     return 0
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from tem_denoise.engine.live_preview import LivePreview
 from tem_denoise.engine.tuning import (
     MODES,
+    LossMeaning,
     Trainer,
     TuneConfig,
     Tuned,
@@ -59,10 +60,20 @@ def can_start_from(mode: str, card: ModelCard) -> bool:
     return card.family == "unet" and card.output_kind == "atom-map" and card.temporal_window == 1
 
 
+def trainer_class(mode: str) -> type[Trainer]:
+    """The :class:`~tem_denoise.engine.tuning.Trainer` subclass of ``mode``."""
+    module, _, name = TRAINERS[mode].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def loss_meaning(mode: str) -> LossMeaning:
+    """What the training and validation losses of ``mode`` measure (for plots)."""
+    return trainer_class(mode).losses
+
+
 def make_trainer(stack: np.ndarray, config: TuneConfig) -> Trainer:
     """The :class:`~tem_denoise.engine.tuning.Trainer` of ``config.mode`` set up on ``stack``."""
-    module, _, name = TRAINERS[config.mode].partition(":")
-    return getattr(importlib.import_module(module), name)(stack, config)
+    return trainer_class(config.mode)(stack, config)
 
 
 def iter_finetune_mode(stack: np.ndarray, config: TuneConfig, folder: str | Path | None = None,

@@ -16,6 +16,7 @@ import numpy as np
 
 from tem_denoise.engine.temporal import window_indices
 from tem_denoise.engine.tuning import (
+    LossMeaning,
     Trainer,
     TuneConfig,
     as_frames,
@@ -67,6 +68,9 @@ class BlindSpotTrainer(Trainer):
     """Noise2Self on the user's stack: mean squared error of the blind output against the centre frame."""
 
     default_lr = 1e-2
+    losses = LossMeaning(training="training: blind-spot output vs the noisy frame",
+                         validation="validation: the same on held-out bottom rows",
+                         axis="MSE (data units², noise variance included)")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from tem_denoise.engine.tuning import Trainer, TuneConfig, as_frames
+from tem_denoise.engine.tuning import LossMeaning, Trainer, TuneConfig, as_frames
 from tem_denoise.models.registry import get_card, load_model
 
 BASE_MODELS = {"HRTEM": "restore-hrtem", "HRTEM-counting": "restore-hrtem", "STEM-HAADF": "restore-haadf",
@@ -51,6 +51,9 @@ class CalibratedTrainer(Trainer):
     """Supervised fine-tuning of a ``restore-*`` model on pairs made with the user's noise model."""
 
     default_lr = 2e-4
+    losses = LossMeaning(training="training: output vs clean image, synthesised pairs",
+                         validation=f"validation: the same on {VAL_PAIRS} held-out synthesised pairs",
+                         axis="ln MSE (intensity², 0.5-99.5 % range scaled to 0-1)")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from tem_denoise.engine.tuning import (
+    LossMeaning,
     Trainer,
     TuneConfig,
     as_frames,
@@ -83,6 +84,9 @@ class UnpairedTrainer(Trainer):
     """Noise2Atom: cycle-consistent adversarial training from noisy frames to simulated atoms."""
 
     default_lr = 1e-4
+    losses = LossMeaning(training="training: 5 L_gan + L_cycle + L_lfc (generators)",
+                         validation="validation: L_cycle + L_lfc, held-out rows and atoms",
+                         axis="loss (L1 terms: intensity scaled to 0-1)")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -184,6 +184,23 @@ class Tuned:
     best_val: float
 
 
+@dataclass(frozen=True)
+class LossMeaning:
+    """What a mode's losses measure, in words for plots and cards.
+
+    Attributes
+    ----------
+    training, validation : str
+        Legends of the training and validation curves: the loss and the data it is taken on.
+    axis : str
+        The y-axis label: the quantity and its units.
+    """
+
+    training: str
+    validation: str
+    axis: str
+
+
 class Trainer(ABC):
     """What a mode provides to :func:`iter_tune`.
 
@@ -195,11 +212,14 @@ class Trainer(ABC):
         Template of the saved card (family, architecture, adapter, modality, window).
     data : dict
         What it is trained on, for the card.
+    losses : LossMeaning
+        What :meth:`step` and :meth:`validate` return, for the plots and the card.
     """
 
     model = None
     card: ModelCard
     data: dict
+    losses: ClassVar[LossMeaning]
 
     def modules(self) -> dict:
         """Every network whose state is checkpointed, by name (``"model"`` is the saved one)."""
@@ -357,7 +377,8 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
     import torch
 
     run_dir = run_folder(config.name, folder)
-    record = {"config": asdict(config), "card": trainer.card.to_dict(), "data": trainer.data, "step": 0,
+    record = {"config": asdict(config), "card": trainer.card.to_dict(), "data": trainer.data,
+              "loss": asdict(trainer.losses), "step": 0,
               "seconds": 0.0, "best_step": None, "best_val": None, "losses": [], "validation": []}
     best_state = None
     if resume:
@@ -413,6 +434,14 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
     return Tuned(card, run_dir, record["step"], best)
 
 
+def loss_meaning_of(record: dict) -> LossMeaning:
+    """What the losses of a run folder's record (``run.json``) measure; plain "loss" for a run
+    recorded before the records said so."""
+    if "loss" in record:
+        return LossMeaning(**record["loss"])
+    return LossMeaning("training loss", "validation loss", "loss")
+
+
 def _validation_figure(path: Path, record: dict, preview: dict) -> None:
     """Loss curves (training and validation) beside a validation input and its output."""
     import matplotlib
@@ -422,15 +451,16 @@ def _validation_figure(path: Path, record: dict, preview: dict) -> None:
 
     from tem_denoise.layers import robust_range
 
+    meaning = loss_meaning_of(record)
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
     steps = np.arange(1, len(record["losses"]) + 1)
-    axes[0].plot(steps, record["losses"], color="0.6", linewidth=0.8, label="training")
+    axes[0].plot(steps, record["losses"], color="0.6", linewidth=0.8, label=meaning.training)
     val = np.array([[s, v] for s, v, _ in record["validation"]])
-    axes[0].plot(val[:, 0], val[:, 1], "o-", color="C1", markersize=3, label="validation")
+    axes[0].plot(val[:, 0], val[:, 1], "o-", color="C1", markersize=3, label=meaning.validation)
     axes[0].axvline(record["best_step"], color="C2", linestyle=":", label=f"best (step {record['best_step']})")
     axes[0].set_xlabel("step")
-    axes[0].set_ylabel("loss")
-    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel(meaning.axis, fontsize=9)
+    axes[0].legend(fontsize=7)
     for ax, key, title in ((axes[1], "input", "validation input"), (axes[2], "output", "output at best step")):
         image = preview[key]
         ax.imshow(image, cmap="gray", vmin=robust_range(image)[0], vmax=robust_range(image)[1])
@@ -478,6 +508,8 @@ def save_user_model(run_dir: str | Path, folder: str | Path | None = None) -> Mo
                     f"best validation loss {record['best_val']:.4g} at step {record['best_step']}.",
         training={**template.training, "mode": config["mode"], "data": record["data"], "budget": budget,
                   "config": config, "validation": {"best_loss": record["best_val"], "best_step": record["best_step"],
+                                                   "loss": loss_meaning_of(record).validation,
+                                                   "units": loss_meaning_of(record).axis,
                                                    "history": record["validation"], "figure": "validation.png"}},
         quality={},
     )

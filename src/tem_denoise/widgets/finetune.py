@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton
 from napari.qt.threading import create_worker
 
-from tem_denoise.engine.tuning import TuneStep, read_run, run_folder, safe_model_name
+from tem_denoise.engine.tuning import TuneStep, loss_meaning_of, read_run, run_folder, safe_model_name
 from tem_denoise.models.registry import available_models
 from tem_denoise.operations.denoise import DenoiseOptions, iter_denoise
 from tem_denoise.operations.finetune import (
@@ -198,6 +198,8 @@ class FineTuneWidget(Container):
         self.runner.start()
 
     def _job(self):
+        from tem_denoise.engine.finetune_modes import loss_meaning
+
         resume, self._resume_next = self._resume_next, False
         layer = self.layer.value
         stack = layer_stack(layer)
@@ -206,7 +208,8 @@ class FineTuneWidget(Container):
                           preview_frame=frame_index(self.viewer, layer), source=f"layer '{layer.name}'")
         self.job = job
         history = read_run(job.run_dir) if resume else None
-        self.plot.reset(f"{job.config.name} ({options.mode}{', resumed' if resume else ''})", history)
+        self.plot.reset(f"{job.config.name} ({options.mode}{', resumed' if resume else ''})", history,
+                        loss_meaning(options.mode))
         self.result.value = ""
         return carrying((layer, options), job.steps())
 
@@ -239,8 +242,9 @@ class FineTuneWidget(Container):
         MODEL_EVENTS.saved.emit(card.name)
         budget, validation = card.training["budget"], card.training["validation"]
         self.result.value = (f"Saved '{card.name}' in {card.directory}: {options.mode}, {budget['steps_done']} steps "
-                             f"in {budget['minutes']:.1f} min, best validation loss {validation['best_loss']:.4g} at "
-                             f"step {validation['best_step']}. The Denoise dock lists it now.")
+                             f"in {budget['minutes']:.1f} min, best validation loss {validation['best_loss']:.4g} "
+                             f"({validation['units']}) at step {validation['best_step']}. The Denoise dock lists "
+                             "it now.")
         self._last = (layer, options, card.name)
         self.denoise_runner.visible = True
         if self.apply.value:
@@ -258,7 +262,8 @@ class FineTuneWidget(Container):
             self.result.value = f"{reached} No validation yet; Resume continues the run (checkpoint in {run_dir})."
         else:
             self.result.value = (f"{reached} The best checkpoint (step {record['best_step']}, validation loss "
-                                 f"{record['best_val']:.4g}) is kept in {run_dir}; Resume continues the run with "
+                                 f"{record['best_val']:.4g}, {loss_meaning_of(record).axis}) is kept in {run_dir}; "
+                                 "Resume continues the run with "
                                  "the same name and saves the model when it ends.")
         return "Stopped; the best checkpoint is kept."
 

@@ -25,11 +25,15 @@ class TrainingPlot:
         self.canvas = PlotCanvas(container, figsize=(4.5, 4.4), min_height=340)
         self.reset()
 
-    def reset(self, title: str = "", history: dict | None = None) -> None:
+    def reset(self, title: str = "", history: dict | None = None, losses: Any = None) -> None:
         """Start the plot of a run called ``title``; ``history`` (a run folder's ``run.json``
-        record, for a resumed run) gives the losses of its earlier steps."""
+        record, for a resumed run) gives the losses of its earlier steps; ``losses`` (a
+        :class:`~tem_denoise.engine.tuning.LossMeaning`) says what they measure."""
+        from tem_denoise.engine.tuning import LossMeaning
+
         history = history or {"losses": [], "validation": []}
         self.title = title
+        self.meaning = losses or LossMeaning("training", "validation", "loss")
         self.steps: list[int] = list(range(1, len(history["losses"]) + 1))
         self.losses: list[float] = list(history["losses"])
         self.validation: list[tuple[int, float]] = [(step, value) for step, value, _ in history["validation"]]
@@ -73,10 +77,10 @@ class TrainingPlot:
         self.canvas.draw()
 
     def _draw_losses(self, ax: Any) -> None:
-        ax.plot(self.steps, self.losses, color="0.6", linewidth=0.8, label="training")
+        ax.plot(self.steps, self.losses, color="0.6", linewidth=0.8, label=self.meaning.training)
         if self.validation:
             steps, values = zip(*self.validation, strict=True)
-            ax.plot(steps, values, "o-", color="C1", markersize=3, label="validation")
+            ax.plot(steps, values, "o-", color="C1", markersize=3, label=self.meaning.validation)
         low, high = min(self.losses), max(self.losses)
         if low > 0 and high > 10 * low:  # losses falling over decades
             from matplotlib.ticker import NullFormatter
@@ -84,9 +88,9 @@ class TrainingPlot:
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("step", fontsize=8)
-        ax.set_ylabel("loss", fontsize=8)
+        ax.set_ylabel(self.meaning.axis, fontsize=7)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=6.5, loc="upper right")
         ax.set_title(self.status(), fontsize=8)
 
     def _draw_preview(self, before: Any, after: Any) -> None:
