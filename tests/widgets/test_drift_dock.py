@@ -47,6 +47,11 @@ def test_sample_movie_is_corrected_in_its_own_scale(dock, qtbot, tmp_path):
     assert out.metadata["provenance"]["history"][-1]["operation"] == "drift correction"
     ax = widget.plot.figure.axes[0]
     assert len(ax.lines) >= 2 and "nm" in ax.get_ylabel()
+    figure = widget.plot.figure
+    figure.set_size_inches(3.5, 3.0)  # the dock's default width, about 350 px: the title fits in it
+    figure.canvas.draw()
+    title = ax.title.get_window_extent(figure.canvas.get_renderer())
+    assert ax.get_title() == f"estimated on {NOISY}" and 0 <= title.x0 and title.x1 <= figure.bbox.width
 
     # estimate on the noise-free copy (as on a denoised one), apply to the raw stack
     widget.estimate_on.value = viewer.layers[CLEAN]

@@ -133,7 +133,7 @@ class DriftWidget(Container):
             ax.plot(bad, drift[bad, 1] * scale[1], "rx", ms=8)
         ax.set_xlabel("frame")
         ax.set_ylabel(f"specimen drift ({calibration.unit})")
-        ax.set_title(f"shifts estimated on {self._shifts_from}", fontsize=9)
+        ax.set_title(f"estimated on {self._shifts_from}", fontsize=9, wrap=True)  # wraps at the dock's width
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         self.plot.draw()
