@@ -45,7 +45,7 @@ def test_each_mode_saves_a_model_the_engine_loads(tmp_path, mode, settings):
     assert card.training["validation"]["best_step"] in [s.step for s in steps]
     meaning = loss_meaning(mode)  # the card and validation.png say what the validation loss is
     assert (card.training["validation"]["loss"], card.training["validation"]["units"]) == (meaning.validation,
-                                                                                          meaning.axis)
+                                                                                          meaning.units)
     assert read_run(run_folder(f"my-{mode}", tmp_path))["loss"]["axis"] == meaning.axis
     out = Denoiser(f"my-{mode}", device="cpu", user_dirs=[tmp_path]).denoise(movie)
     assert out.shape == movie.shape and np.isfinite(out).all()

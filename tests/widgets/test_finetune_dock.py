@@ -63,10 +63,10 @@ def test_a_run_saves_a_model_the_denoise_dock_lists_at_once(make_napari_viewer, 
     titles = [ax.get_title() for ax in dock.plot.canvas.figure.axes]
     assert titles[0].startswith("frames-blind-spot (blind-spot): step 12/12") and len(titles) == 3
     losses = dock.plot.canvas.figure.axes[0]  # says what the losses are, in which units, on which data
-    assert losses.get_ylabel() == "MSE (data units², noise variance included)"
+    assert losses.get_ylabel() == "MSE (data units²)\nnoise variance included"
     legend = [text.get_text() for text in losses.get_legend().get_texts()]
     assert legend == ["training: blind-spot output vs the noisy frame", "validation: the same on held-out bottom rows"]
-    assert "(MSE (data units², noise variance included)) at step" in dock.result.value
+    assert "(MSE (data units²), noise variance included) at step" in dock.result.value
     assert dock.plot.preview["input"].shape == (48, 48) and int(dock.plot.preview["frame"]) == 4
 
     dock.denoise_runner.start()

@@ -70,7 +70,7 @@ class BlindSpotTrainer(Trainer):
     default_lr = 1e-2
     losses = LossMeaning(training="training: blind-spot output vs the noisy frame",
                          validation="validation: the same on held-out bottom rows",
-                         axis="MSE (data units², noise variance included)")
+                         axis="MSE (data units²)\nnoise variance included")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -53,7 +53,7 @@ class CalibratedTrainer(Trainer):
     default_lr = 2e-4
     losses = LossMeaning(training="training: output vs clean image, synthesised pairs",
                          validation=f"validation: the same on {VAL_PAIRS} held-out synthesised pairs",
-                         axis="ln MSE (intensity², 0.5-99.5 % range scaled to 0-1)")
+                         axis="ln MSE (intensity²)\n0.5-99.5 % range → 0-1")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -134,7 +134,7 @@ class FramePairTrainer(Trainer):
     default_lr = 1e-3
     losses = LossMeaning(training="training: output vs mean of 2 registered neighbour frames",
                          validation="validation: the same on held-out bottom rows",
-                         axis="MSE (intensity², 0.1-99.9 % range scaled to 0-255)")
+                         axis="MSE (intensity²)\n0.1-99.9 % range → 0-255")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

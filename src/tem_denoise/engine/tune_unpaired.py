@@ -86,7 +86,7 @@ class UnpairedTrainer(Trainer):
     default_lr = 1e-4
     losses = LossMeaning(training="training: 5 L_gan + L_cycle + L_lfc (generators)",
                          validation="validation: L_cycle + L_lfc, held-out rows and atoms",
-                         axis="loss (L1 terms: intensity scaled to 0-1)")
+                         axis="loss (L1 terms)\nintensity scaled to 0-1")
 
     def __init__(self, stack: np.ndarray, config: TuneConfig):
         import torch

@@ -193,12 +193,17 @@ class LossMeaning:
     training, validation : str
         Legends of the training and validation curves: the loss and the data it is taken on.
     axis : str
-        The y-axis label: the quantity and its units.
+        The y-axis label, two lines: the quantity and its units, then the intensity scale.
     """
 
     training: str
     validation: str
     axis: str
+
+    @property
+    def units(self) -> str:
+        """The axis label on one line, for cards and messages."""
+        return self.axis.replace("\n", ", ")
 
 
 class Trainer(ABC):
@@ -509,7 +514,7 @@ def save_user_model(run_dir: str | Path, folder: str | Path | None = None) -> Mo
         training={**template.training, "mode": config["mode"], "data": record["data"], "budget": budget,
                   "config": config, "validation": {"best_loss": record["best_val"], "best_step": record["best_step"],
                                                    "loss": loss_meaning_of(record).validation,
-                                                   "units": loss_meaning_of(record).axis,
+                                                   "units": loss_meaning_of(record).units,
                                                    "history": record["validation"], "figure": "validation.png"}},
         quality={},
     )

@@ -262,7 +262,7 @@ class FineTuneWidget(Container):
             self.result.value = f"{reached} No validation yet; Resume continues the run (checkpoint in {run_dir})."
         else:
             self.result.value = (f"{reached} The best checkpoint (step {record['best_step']}, validation loss "
-                                 f"{record['best_val']:.4g}, {loss_meaning_of(record).axis}) is kept in {run_dir}; "
+                                 f"{record['best_val']:.4g}, {loss_meaning_of(record).units}) is kept in {run_dir}; "
                                  "Resume continues the run with "
                                  "the same name and saves the model when it ends.")
         return "Stopped; the best checkpoint is kept."
