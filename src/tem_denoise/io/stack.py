@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -15,6 +16,24 @@ STACK_LABELS = ("t", "y", "x")
 
 class ReadError(ValueError):
     """A file could not be opened as images; the message names the file and says why."""
+
+
+def _computed(array: Any) -> Any:
+    """``array``, a lazy (dask) one computed as dask would, without importing dask.distributed.
+
+    To pick its scheduler (even one given by name), dask imports dask.distributed to look for
+    an active client (0.8 s of CPU on the first compute, e.g. in `tem-denoise info`). Without
+    dask.distributed imported there can be no client, and dask would use its threaded
+    scheduler: that one is given directly. A configured scheduler (e.g. a batch unit's) or a
+    possible client leaves dask to choose.
+    """
+    compute = getattr(array, "compute", None)
+    if compute is None or "distributed" in sys.modules:
+        return array
+    import dask
+    import dask.threaded
+
+    return compute(scheduler=dask.threaded.get) if dask.config.get("scheduler", None) is None else array
 
 
 @dataclass
@@ -120,7 +139,7 @@ class Stack:
     def frame(self, index: int = 0) -> np.ndarray:
         """One frame as a float32 numpy array (y, x); reads only that frame of a lazy stack."""
         plane = self.data[index] if self.is_stack else self.data
-        return np.asarray(plane, dtype=np.float32)
+        return np.asarray(_computed(plane), dtype=np.float32)
 
     def derive(self, data: Any, name: str, step: dict) -> Stack:
         """A new Stack with the same calibration holding processed ``data``.
