@@ -21,6 +21,7 @@ import importlib
 from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,9 @@ def can_start_from(mode: str, card: ModelCard) -> bool:
     return card.family == "unet" and card.output_kind == "atom-map" and card.temporal_window == 1
 
 
-def trainer_class(mode: str) -> type[Trainer]:
-    """The :class:`~tem_denoise.engine.tuning.Trainer` subclass of ``mode``."""
+def trainer_class(mode: str) -> Any:
+    """The :class:`~tem_denoise.engine.tuning.Trainer` subclass of ``mode`` (its constructor
+    takes the stack and the :class:`~tem_denoise.engine.tuning.TuneConfig`)."""
     module, _, name = TRAINERS[mode].partition(":")
     return getattr(importlib.import_module(module), name)
 
