@@ -262,8 +262,10 @@ def figures_at_best(card: ModelCard) -> dict:
 
 
 def safe_model_name(text: str) -> str:
-    """A model/folder name from free text: letters, digits, '-', '_' and '.'."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    """A model/folder name from free text: letters, digits, '-', '_' and '.' (a run of other
+    characters, with the dashes beside it, becomes one dash: "HRTEM (noisy)-blind-spot" ->
+    "HRTEM-noisy-blind-spot")."""
+    name = re.sub(r"[^A-Za-z0-9_.]*[^A-Za-z0-9_.-][^A-Za-z0-9_.]*", "-", text).strip("-.")
     if not name:
         raise ValueError("give the fine-tuned model a name (letters, digits, '-', '_')")
     return name

@@ -92,7 +92,7 @@ class TrainingPlot:
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel("loss", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="best")  # not over the newest validation point
         ax.set_title(self.status(), fontsize=8)
 
     def _draw_preview(self, before: Any, after: Any) -> None:
