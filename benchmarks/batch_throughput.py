@@ -14,6 +14,7 @@ Usage::
     python benchmarks/batch_throughput.py --frames 400 --model wcid-2d --json results/batch.json
     python benchmarks/batch_throughput.py --device cuda --model wcid-2d --workers 1 2
     python benchmarks/batch_throughput.py --frames 2000 --stop-after 128   # memory of a long stack, quickly
+    python benchmarks/batch_throughput.py --threads-per-worker 1   # each worker on one core, whatever the count
 """
 
 from __future__ import annotations
@@ -82,13 +83,21 @@ def _stop_after(frames: int | None):
     return check
 
 
+def torch_threads() -> int:
+    """Intra-op threads of torch in this process (run on each worker)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def run(source: Path, output: Path, model: str, device: str, workers: int, chunk: int | None,
-        stop_after: int | None = None) -> dict:
-    """One batch run on a fresh cluster of ``workers`` local worker processes (stopped once
-    ``stop_after`` frames are denoised, when given)."""
+        stop_after: int | None = None, threads: int | None = None) -> dict:
+    """One batch run on a fresh cluster of ``workers`` local worker processes of ``threads`` torch
+    threads each (None: the cores shared between them), stopped once ``stop_after`` frames are
+    denoised, when given."""
     shutil.rmtree(output, ignore_errors=True)
     job = BatchJob(inputs=(str(source),), output=str(output), model=model, device=device, workers=workers,
-                   format="zarr", chunk_frames=chunk)
+                   threads_per_worker=threads, format="zarr", chunk_frames=chunk)
     files = expand_inputs(job.inputs, job.output)
     with open_client(job, dashboard=None) as client:
         client.wait_for_workers(workers)
@@ -105,12 +114,13 @@ def run(source: Path, output: Path, model: str, device: str, workers: int, chunk
             records = run_batch(client, job, files, output_bases(files, job.output), on_progress=follow)
         seconds = time.perf_counter() - start
         peaks = sorted(client.run(peak_rss_mib).values())
+        threads_used = sorted(client.run(torch_threads).values())
     frames = states[-1].frames_done if states else 0
     if stop_after is None and records[0].status != "done":
         raise SystemExit(f"the batch failed: {records[0].error}")
     return {"workers": workers, "stack_frames": states[-1].frames_total if states else None, "frames": frames,
             "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 2),
-            "peak_rss_mib_per_worker": [round(p) for p in peaks]}
+            "peak_rss_mib_per_worker": [round(p) for p in peaks], "torch_threads_per_worker": threads_used}
 
 
 def main() -> None:
@@ -120,6 +130,8 @@ def main() -> None:
     parser.add_argument("--model", default="gaussian-2d")
     parser.add_argument("--device", default="cpu", help="cpu, or auto/cuda (workers share the GPUs round robin)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--threads-per-worker", type=int,
+                        help="torch threads of each worker (default: the cores shared between the workers)")
     parser.add_argument("--chunk-frames", type=int, help="frames per unit (default: the batch's, ~256 MiB)")
     parser.add_argument("--stop-after", type=int, metavar="FRAMES",
                         help="stop each run once this many frames are denoised (a long stack's memory and rate "
@@ -134,21 +146,25 @@ def main() -> None:
         began = time.perf_counter()
         write_stack(source, args.frames, args.size)
         print(f"wrote {source} ({source.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - began:.0f} s")
-    results = [run(source, scratch / f"out_{n}", args.model, args.device, n, args.chunk_frames, args.stop_after)
+    results = [run(source, scratch / f"out_{n}", args.model, args.device, n, args.chunk_frames, args.stop_after,
+                   args.threads_per_worker)
                for n in args.workers]
     print(f"{args.model} on {args.device}, {args.frames} x {args.size}^2 uint16 -> OME-Zarr float32, "
           f"{cpu_count()} cores "
           f"({platform.processor() or platform.machine()}); load average {os.getloadavg()[1]:.1f} over the last 5 min "
           "(other processes on this machine slow the runs down)")
-    print("| workers | frames denoised | seconds | frames/s | speed-up | peak RSS per worker (MiB) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| workers | torch threads per worker | frames denoised | seconds | frames/s | speed-up | "
+          "peak RSS per worker (MiB) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for result in results:
         speedup = result["frames_per_s"] / results[0]["frames_per_s"]
-        print(f"| {result['workers']} | {result['frames']} of {args.frames} | {result['seconds']} | "
+        print(f"| {result['workers']} | {', '.join(map(str, result['torch_threads_per_worker']))} | "
+              f"{result['frames']} of {args.frames} | {result['seconds']} | "
               f"{result['frames_per_s']} | {speedup:.2f}x | {', '.join(map(str, result['peak_rss_mib_per_worker']))} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"model": args.model, "device": args.device, "size": args.size,
                                                "frames": args.frames, "stop_after": args.stop_after,
+                                               "threads_per_worker": args.threads_per_worker,
                                                "cores": cpu_count(), "load_average_5min": os.getloadavg()[1],
                                                "results": results}, indent=1) + "\n")
     if not args.scratch:

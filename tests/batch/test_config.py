@@ -50,3 +50,32 @@ def test_the_documented_slurm_config_gives_a_gpu_job_script():
     for line in ("#SBATCH -p gpu", "#SBATCH -A my-project", "#SBATCH --cpus-per-task=8", "#SBATCH --gres=gpu:1",
                  "#SBATCH -t 04:00:00", "--nthreads 1"):
         assert line in script
+
+
+def test_threads_per_worker_reach_the_job_and_the_local_cluster_size():
+    from tem_denoise.batch.cluster import cpu_count, local_size
+    from tem_denoise.cli import build_parser
+    from tem_denoise.cli.batch import _job
+
+    args = build_parser().parse_args(["batch", "data/", "-o", "out", "--workers", "2", "--threads-per-worker", "1"])
+    job = _job(args)
+    assert (job.workers, job.threads_per_worker) == (2, 1)
+    assert local_size("cpu", job.workers, job.threads_per_worker).torch_threads == 1
+    assert local_size("cpu", 1).torch_threads == cpu_count()  # unset: the cores go to the one worker
+    with pytest.raises(ValueError, match="threads_per_worker must be at least 1"):
+        BatchJob(inputs=("a",), output="b", threads_per_worker=0)
+
+
+def test_the_model_cache_sets_each_workers_torch_threads():
+    import torch
+
+    from tem_denoise.batch.units import ModelCache
+
+    before = torch.get_num_threads()
+    cache = ModelCache(torch_threads=1)
+    cache.setup(type("Worker", (), {"name": "w"})())
+    try:
+        cache.denoiser("gaussian-2d", "cpu", None)
+        assert torch.get_num_threads() == 1  # also where the Denoiser's set-up took every core
+    finally:
+        torch.set_num_threads(before)

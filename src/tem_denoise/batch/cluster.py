@@ -45,14 +45,15 @@ def gpu_count(device: str) -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def local_size(device: str, workers: int | None = None) -> LocalSize:
+def local_size(device: str, workers: int | None = None, threads: int | None = None) -> LocalSize:
     """The LocalCluster for this machine: one worker per GPU when there are GPUs, else one per
     core while each has :data:`WORKER_BYTES` of the available memory; the cores are shared
-    between the workers' torch thread pools. ``workers`` overrides the count."""
+    between the workers' torch thread pools. ``workers`` overrides the count, ``threads`` the
+    torch threads of each."""
     cores, gpus = cpu_count(), gpu_count(device)
     if workers is None:
         workers = gpus or max(1, min(cores, available_bytes() // WORKER_BYTES))
-    return LocalSize(workers, max(1, cores // workers), gpus)
+    return LocalSize(workers, threads or max(1, cores // workers), gpus)
 
 
 def jobqueue_cluster(kind: str):
@@ -85,14 +86,14 @@ def open_client(job: BatchJob, processes: bool = True, dashboard: str | None = "
 
     with dask.config.set(job.dask):
         if job.scheduler:
-            cluster, torch_threads = None, None
+            cluster, torch_threads = None, job.threads_per_worker
             client = Client(job.scheduler, set_as_default=False)
         elif job.cluster != "local":
-            cluster, torch_threads = jobqueue_cluster(job.cluster), None
+            cluster, torch_threads = jobqueue_cluster(job.cluster), job.threads_per_worker
             cluster.scale(jobs=job.workers or 1)
             client = Client(cluster, set_as_default=False)
         else:
-            size = local_size(job.device, job.workers)
+            size = local_size(job.device, job.workers, job.threads_per_worker)
             cluster = LocalCluster(n_workers=size.workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
             torch_threads = size.torch_threads

@@ -58,6 +58,9 @@ class BatchJob:
         Frames per unit of work of a split stack (None: about 256 MiB of float32 output).
     workers : int or None
         Local workers (None: sized to the machine) or SLURM/PBS jobs to start.
+    threads_per_worker : int or None
+        Torch threads of each worker (None: the local machine's cores shared between the local
+        workers; on an existing or SLURM/PBS cluster, torch's own default).
     scheduler : str or None
         Address of an existing dask scheduler (``tcp://host:8786``).
     cluster : {"local", "slurm", "pbs"}
@@ -82,6 +85,7 @@ class BatchJob:
     format: str = "auto"
     chunk_frames: int | None = None
     workers: int | None = None
+    threads_per_worker: int | None = None
     scheduler: str | None = None
     cluster: str = "local"
     dask: dict = field(default_factory=dict)
@@ -104,6 +108,8 @@ class BatchJob:
             (self.chunk_frames is None or self.chunk_frames >= 1,
              f"chunk_frames must be at least 1, not {self.chunk_frames}"),
             (self.workers is None or self.workers >= 1, f"workers must be at least 1, not {self.workers}"),
+            (self.threads_per_worker is None or self.threads_per_worker >= 1,
+             f"threads_per_worker must be at least 1, not {self.threads_per_worker}"),
             (not (self.scheduler and self.cluster != "local"),
              "give either a scheduler address or a cluster (slurm, pbs), not both"),
             (isinstance(self.dask, dict), "the dask section of the config must be a mapping"),

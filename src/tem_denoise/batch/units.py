@@ -140,14 +140,14 @@ class ModelCache(WorkerPlugin):
         """The Denoiser for ``model`` on this worker thread, loaded on first use."""
         from tem_denoise.engine import Denoiser
 
-        if self.torch_threads:
-            import torch
-
-            torch.set_num_threads(self.torch_threads)
         key = (model, device, tile, threading.get_ident())
         with self._lock:
             if key not in self._denoisers:
                 self._denoisers[key] = Denoiser(model, device=self._device(device), tile=tile)
+            if self.torch_threads:  # after the Denoiser's own set-up, which takes every core
+                import torch
+
+                torch.set_num_threads(self.torch_threads)
             return self._denoisers[key]
 
     def loaded(self) -> list[str]:

@@ -12,7 +12,7 @@ from tem_denoise.operations.denoise import DenoiseOptions
 from tem_denoise.operations.options import add_arguments, fields_of
 
 OPTIONS = ("inputs", "output", "model", "modality", "device", "tile", "noise", "format", "chunk_frames",
-           "workers", "scheduler", "cluster", "then")
+           "workers", "threads_per_worker", "scheduler", "cluster", "then")
 
 
 def _then(text: str) -> tuple[str, ...]:
@@ -145,6 +145,9 @@ def add_batch(sub: argparse._SubParsersAction) -> None:
                    help="frames per unit of work of a split stack (default: about 256 MiB of output)")
     p.add_argument("--workers", type=positive_int,
                    help="local workers (default: one per GPU, else per core within memory) or SLURM/PBS jobs")
+    p.add_argument("--threads-per-worker", type=positive_int, metavar="N",
+                   help="torch threads of each worker (default: this machine's cores shared between the local "
+                        "workers; on an existing or SLURM/PBS cluster, torch's default)")
     p.add_argument("--then", type=_then, metavar="OPS",
                    help="then run these on each denoised output, in order, comma-separated: drift (aligned TIFF "
                         "+ shifts CSV), atoms (atoms CSV; on the aligned stack after drift), quality (uMSE/uPSNR "
