@@ -240,35 +240,98 @@ def denoise_counting() -> None:
     _save_side_by_side(viewer, "denoise_counting.png", grid=(3, 1))
 
 
-def finetune_dock() -> None:
-    """The Fine-tune dock after a frame-pair run (the mode its noise diagnosis recommends) on a
-    counting-mode movie, with the loss plot, the before/after preview and the movie denoised by
-    the new model beside it (the model is saved in a temporary folder)."""
+def _finetune_viewer() -> napari.Viewer:
+    """A viewer for a fine-tuning picture; the models it saves go to a temporary folder."""
     import os
     import tempfile
-
-    from tem_denoise.physics import sample_counting_series
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp()
     viewer = napari.Viewer(show=True)
     viewer.window.resize(1500, 1250)
-    movie = sample_counting_series(12, (256, 256), dose_e_per_px=2.0, seed=7)
-    viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("s", "nm", "nm"),
-                     axis_labels=("t", "y", "x"), colormap="gray")
+    return viewer
+
+
+def _finetune_shot(viewer: napari.Viewer, layer, name: str, frame: int, **values) -> None:
+    """Fine-tune on ``layer`` from the dock with the form ``values`` (the mode its noise diagnosis
+    recommends unless ``mode`` is given), the frame ``frame`` at the slider; show the raw stack
+    above the stack denoised by the new model and save the picture ``name``."""
     _, widget = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Fine-tune on this stack")
+    widget.layer.value = layer
     _wait_until(lambda: widget.diagnosis_worker is None)
-    widget.steps.value = 300
-    widget.minutes.value = 2.0
-    viewer.dims.set_current_step(0, 6)
+    for key, value in values.items():
+        getattr(widget, key).value = value
+    viewer.dims.set_current_step(0, frame)
     widget.runner.start()
     _wait_for(widget.runner, 600)
     _wait_for(widget.denoise_runner, 600)
+    for other in [other for other in viewer.layers
+                  if other is not layer and not other.name.startswith(f"{layer.name} (denoised")]:
+        viewer.layers.remove(other)  # a grid gives hidden layers a cell too
     viewer.canvas.grid.shape = (2, 1)
     viewer.canvas.grid.enabled = True
     viewer.canvas.overlays.scale_bar.visible = True
     viewer.reset_view()
-    _save(viewer, "finetune_dock.png")
+    print(widget.result.value)
+    _save(viewer, name)
     viewer.close()
+
+
+def finetune_dock() -> None:
+    """The Fine-tune dock after a frame-pair run (the mode its noise diagnosis recommends) on a
+    counting-mode movie, with the loss plot, the before/after preview and the movie denoised by
+    the new model beside it."""
+    from tem_denoise.physics import sample_counting_series
+
+    viewer = _finetune_viewer()
+    movie = sample_counting_series(12, (256, 256), dose_e_per_px=2.0, seed=7)
+    layer = viewer.add_image(movie.noisy, name="counting movie", scale=(1, 0.07, 0.07), units=("s", "nm", "nm"),
+                             axis_labels=("t", "y", "x"), colormap="gray")
+    _finetune_shot(viewer, layer, "finetune_dock.png", 6, steps=300, minutes=2.0)
+
+
+def finetune_blindspot() -> None:
+    """A blind-spot run (from wcvd-3d, blind region as the noise diagnosis measures it) on the
+    plugin's HRTEM sample movie."""
+    viewer = _finetune_viewer()
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _finetune_shot(viewer, viewer.layers["HRTEM nucleation (noisy)"], "finetune_blindspot.png", 8,
+                   mode="blind-spot", steps=2000, minutes=1.5)
+
+
+def finetune_calibrated() -> None:
+    """A calibrated-synthesis run on the plugin's HRTEM sample movie with the noise model the Noise
+    calibration dock fits to the plugin's vacuum sample stacks (saved as JSON, then given to the
+    Fine-tune dock), as a user with a calibrated camera does."""
+    import tempfile
+
+    viewer = _finetune_viewer()
+    viewer.open_sample("napari-tem-denoise", "vacuum")
+    docked, calibration = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Noise calibration")
+    calibration.stacks.value = list(viewer.layers)
+    calibration.runner.start()
+    _wait_for(calibration.runner)
+    noise = calibration.save_model(Path(tempfile.mkdtemp()) / "camera.json")
+    print(f"noise model: {noise.read_text()}")
+    viewer.window.remove_dock_widget(docked)
+    viewer.layers.clear()
+    viewer.open_sample("napari-tem-denoise", "hrtem_series")
+    _finetune_shot(viewer, viewer.layers["HRTEM nucleation (noisy)"], "finetune_calibrated.png", 8,
+                   mode="calibrated", noise=noise, steps=2000, minutes=1.5)
+
+
+def finetune_unpaired() -> None:
+    """An unpaired (Noise2Atom) run on a synthetic HAADF STEM movie of perovskite [001] whose
+    columns are Gaussian peaks of about the width and spacing of the mode's simulated atoms
+    (1.5 px, 8 px): 0.04 nm pixels, so 1.4 px and 9.8 px."""
+    from tem_denoise.physics.time_series import synth_time_series
+
+    viewer = _finetune_viewer()
+    movie = synth_time_series(12, (256, 256), kind="haadf", pixel_size_nm=0.04, rng=4, arrangement="lattice",
+                              lattices=["perovskite_001"])
+    layer = viewer.add_image(movie.noisy, name="HAADF movie", scale=(1, 0.04, 0.04), units=("s", "nm", "nm"),
+                             axis_labels=("t", "y", "x"), colormap="gray", metadata={"modality": "STEM-HAADF"})
+    _finetune_shot(viewer, layer, "finetune_unpaired.png", 6, mode="unpaired", steps=2000, minutes=1.5, crop=48,
+                   batch_size=4)  # its critic takes 5 steps per step: smaller steps, more of them
 
 
 SHOTS = {
@@ -276,6 +339,9 @@ SHOTS = {
     "denoise_dock": denoise_dock,
     "denoise_counting": denoise_counting,
     "finetune_dock": finetune_dock,
+    "finetune_blindspot": finetune_blindspot,
+    "finetune_calibrated": finetune_calibrated,
+    "finetune_unpaired": finetune_unpaired,
     "calibration_dock": calibration_dock,
     "drift_dock": drift_dock,
     "atoms_dock": atoms_dock,

@@ -16,6 +16,8 @@ from tem_denoise.progress import run_to_end
 
 def test_names_are_made_safe():
     assert safe_model_name(" wcvd / my stack ") == "wcvd-my-stack"
+    assert safe_model_name("HRTEM (noisy)-blind-spot") == "HRTEM-noisy-blind-spot"
+    assert safe_model_name("a--b_c.d") == "a--b_c.d"  # dashes typed by the user are kept
     with pytest.raises(ValueError):
         safe_model_name("///")
 

@@ -11,7 +11,7 @@ import pytest
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.finetune_job import iter_job, run_job
 from tem_denoise.engine.finetune_modes import iter_finetune_mode, loss_meaning
-from tem_denoise.engine.tuning import TuneConfig, read_run, run_folder, save_user_model
+from tem_denoise.engine.tuning import TuneConfig, figures_at_best, read_run, run_folder, save_user_model
 from tem_denoise.models.registry import available_models
 from tem_denoise.progress import run_to_end
 
@@ -50,7 +50,11 @@ def test_each_mode_saves_a_model_the_engine_loads(tmp_path, mode, settings):
     out = Denoiser(f"my-{mode}", device="cpu", user_dirs=[tmp_path]).denoise(movie)
     assert out.shape == movie.shape and np.isfinite(out).all()
     if mode == "unpaired":
-        assert 0 < steps[-1].extra["css"] <= 1
+        css = steps[-1].extra["css"]
+        assert 0 < css <= 1 and steps[-1].message.endswith(f"CSS between consecutive outputs {css:.3f}")
+        assert figures_at_best(card) == steps[card.training["validation"]["best_step"] - 1].extra
+    else:
+        assert figures_at_best(card) == {} and "CSS" not in steps[-1].message
 
 
 def test_blind_region_hides_the_neighbours(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tem_denoise.engine.finetune_modes import loss_meaning
 from tem_denoise.engine.tuning import read_run, run_folder
 from tem_denoise.models.registry import available_models
 
@@ -41,39 +42,6 @@ def _child_gone(job) -> bool:
     import psutil
 
     return job.process.process.poll() is not None and not psutil.pid_exists(job.pid)
-
-
-def test_a_run_saves_a_model_the_denoise_dock_lists_at_once(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer(show=True)
-    viewer.add_image(lattice_movie(), name="frames", scale=(1, 0.1, 0.1), units=("s", "nm", "nm"))
-    _, denoise_dock = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
-    dock = _dock(viewer, qtbot, steps=12)
-    assert "autocorrelation" in dock.diagnosis.value and "recommended mode: frame-pairs" in dock.diagnosis.value
-    assert dock.model_name.value == "frames-blind-spot" and not dock.resume.enabled
-    viewer.dims.set_current_step(0, 4)  # the frame previewed
-    dock.runner.start()
-    qtbot.waitUntil(lambda: not dock.runner.running, timeout=LONG_S)
-    assert dock.runner.status.value == "Done: saved 'frames-blind-spot'."
-    assert "frames-blind-spot" in denoise_dock.model.choices  # no layer event: the saved-model signal
-    assert _child_gone(dock.job)
-    card = available_models()["frames-blind-spot"]
-    assert card.training["mode"] == "blind-spot" and card.training["budget"]["steps_done"] == 12
-    assert card.training["data"]["source"] == "layer 'frames'"
-    assert [s for s, _ in dock.plot.validation] == [10, 12]
-    titles = [ax.get_title() for ax in dock.plot.canvas.figure.axes]
-    assert titles[0].startswith("frames-blind-spot (blind-spot): step 12/12") and len(titles) == 3
-    losses = dock.plot.canvas.figure.axes[0]  # says what the losses are, in which units, on which data
-    assert losses.get_ylabel() == "MSE (data units²)\nnoise variance included"
-    legend = [text.get_text() for text in losses.get_legend().get_texts()]
-    assert legend == ["training: blind-spot output vs the noisy frame", "validation: the same on held-out bottom rows"]
-    assert "(MSE (data units²), noise variance included) at step" in dock.result.value
-    assert dock.plot.preview["input"].shape == (48, 48) and int(dock.plot.preview["frame"]) == 4
-
-    dock.denoise_runner.start()
-    qtbot.waitUntil(lambda: "frames (denoised: frames-blind-spot)" in viewer.layers, timeout=LONG_S)
-    np.testing.assert_allclose(viewer.layers["frames (denoised: frames-blind-spot)"].scale, (1, 0.1, 0.1))
-    # the new layer made napari reset the dock's choices: the form still says what was run
-    assert (dock.mode.value, dock.base.value, dock.model_name.value) == ("blind-spot", "wcid-2d", "frames-blind-spot")
 
 
 def _endless_run(make_napari_viewer, qtbot):
@@ -126,3 +94,69 @@ def test_a_diagnosis_returning_after_the_dock_is_deleted_is_dropped(make_napari_
     dock.native.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     dock._diagnosed(layer, "late")  # what the worker's returned signal would deliver
+
+
+@pytest.fixture
+def mode_settings(tmp_path):
+    """``mode -> (layer metadata, dock values, steps)`` for a run on the tiny movie (HRTEM at
+    0.03 nm/px): the calibrated mode needs a camera noise model and the modality (set in the dock),
+    the unpaired mode's modality (from the layer) picks its atom-map U-Net; its critic takes 5
+    steps per step, so it runs 2 steps on 16-px crops."""
+    from tem_denoise.physics import HRTEMNoise
+
+    noise = HRTEMNoise(k=0.05, b=1.0, sigma_c=0.5).save(tmp_path / "camera.json")
+    return {
+        "blind-spot": ({}, {"base": "wcid-2d", "blind_radius": 0}, 3),
+        "frame-pairs": ({}, {}, 3),
+        "calibrated": ({}, {"noise": noise, "modality": "HRTEM"}, 3),
+        "unpaired": ({"modality": "HRTEM"}, {"crop": 16}, 2),
+    }
+
+
+@pytest.mark.parametrize("mode", ["blind-spot", "frame-pairs", "calibrated", "unpaired"])
+def test_each_mode_runs_through_the_dock_with_the_live_view(make_napari_viewer, qtbot, mode_settings, mode):
+    """A few steps of each mode from the dock: the loss plot and the before/after preview of the
+    frame at the slider are drawn, the model is saved, listed in the Denoise dock at once (no layer
+    event: the saved-model signal) and denoises the layer; the unpaired mode reports its CSS."""
+    metadata, values, steps = mode_settings[mode]
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(lattice_movie() * 20, name="frames", scale=(1, 0.03, 0.03), units=("s", "nm", "nm"),
+                     metadata=metadata)
+    _, denoise_dock = viewer.window.add_plugin_dock_widget("napari-tem-denoise", "Denoise")
+    dock = _dock(viewer, qtbot, steps=steps, mode=mode, apply=True, **values)
+    assert "autocorrelation" in dock.diagnosis.value and "recommended mode: frame-pairs" in dock.diagnosis.value
+    name = f"frames-{mode}"
+    assert dock.model_name.value == name and not dock.resume.enabled
+    viewer.dims.set_current_step(0, 4)  # the frame previewed
+    dock.runner.start()
+    qtbot.waitUntil(lambda: not dock.runner.running, timeout=LONG_S)
+    assert dock.runner.status.value == f"Done: saved '{name}'.", dock.result.value
+    assert name in denoise_dock.model.choices
+    assert _child_gone(dock.job)
+    card = available_models()[name]
+    assert card.training["mode"] == mode and card.training["budget"]["steps_done"] == steps
+    assert card.training["data"]["source"] == "layer 'frames'"
+
+    assert dock.plot.steps == list(range(1, steps + 1)) and [s for s, _ in dock.plot.validation] == [steps]
+    titles = [ax.get_title() for ax in dock.plot.canvas.figure.axes]
+    assert titles[0].startswith(f"{name} ({mode}): step {steps}/{steps}") and len(titles) == 3
+    losses, meaning = dock.plot.canvas.figure.axes[0], loss_meaning(mode)  # what the losses are, in which units
+    assert losses.get_ylabel() == meaning.axis
+    assert [text.get_text() for text in losses.get_legend().get_texts()] == [meaning.training, meaning.validation]
+    assert f"({card.training['validation']['units']}) at step" in dock.result.value
+    preview = dock.plot.preview
+    assert preview["input"].shape == preview["output"].shape == (48, 48) and int(preview["frame"]) == 4
+    assert np.isfinite(preview["output"]).all() and np.ptp(preview["output"]) > 0
+    assert int(preview["step"]) == steps
+
+    denoised = f"frames (denoised: {name})"
+    qtbot.waitUntil(lambda: denoised in viewer.layers, timeout=LONG_S)
+    np.testing.assert_allclose(viewer.layers[denoised].scale, (1, 0.03, 0.03))
+    assert np.isfinite(np.asarray(viewer.layers[denoised].data)).all()
+    # the new layer made napari reset the dock's choices: the form still says what was run
+    assert (dock.mode.value, dock.model_name.value) == (mode, name)
+    if mode == "unpaired":
+        css = card.training["validation"]["history"][-1][2]["css"]
+        assert 0 < css <= 1
+        assert f"(CSS between consecutive outputs {css:.3f})" in dock.result.value
+        assert titles[0].endswith(f"\nlast validation: CSS between consecutive outputs {css:.3f}")

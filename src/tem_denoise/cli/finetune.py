@@ -32,6 +32,7 @@ def _progress(step) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """Fine-tune a model on a stack in one of four modes and save it as a user model."""
+    from tem_denoise.engine.tuning import figures_at_best, reported_figures
     from tem_denoise.progress import run_to_end
 
     options = from_arguments(FinetuneOptions, args)
@@ -47,9 +48,11 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     sys.stderr.write("\n")
     card = tuned.card
     validation = card.training["validation"]
+    figures = reported_figures(figures_at_best(card))
     print(f"saved '{card.name}' in {card.directory}: {options.mode}, {tuned.steps} steps in "
           f"{card.training['budget']['minutes']:.2f} min, best validation loss {validation['best_loss']:.4g} "
-          f"({validation['units']}) at step {validation['best_step']}; {_how_to_use(card.name, args.folder)}")
+          f"({validation['units']}) at step {validation['best_step']}{f' ({figures})' if figures else ''}; "
+          f"{_how_to_use(card.name, args.folder)}")
     return 0
 
 

@@ -45,6 +45,9 @@ MODES = ("blind-spot", "frame-pairs", "calibrated", "unpaired")
 CHECKPOINT_SECONDS = 60.0
 RUNS_FOLDER = ".runs"
 LIVE_PREVIEW = "live_preview.npz"
+REPORTED = {"css": "CSS between consecutive outputs"}
+"""The figures of :attr:`TuneStep.extra` reported to users beside the validation loss, and their
+names (the unpaired mode's consecutive-frame structural similarity, seed 004 eq. 10)."""
 
 
 @dataclass
@@ -156,7 +159,8 @@ class TuneStep(Progress):
     seconds : float
         Time spent on this run so far.
     extra : dict
-        Mode-specific figures measured at validation (e.g. the unpaired mode's CSS).
+        Mode-specific figures measured at validation (e.g. the unpaired mode's CSS; those in
+        :data:`REPORTED` are shown to users, see :func:`reported_figures`).
     preview : str or None
         Path of the live preview written at this step (see
         :class:`~tem_denoise.engine.live_preview.LivePreview`), else None.
@@ -269,9 +273,24 @@ class Trainer(ABC):
             return float(loss_of().item())
 
 
+def reported_figures(extra: dict) -> str:
+    """The figures of a validation's ``extra`` listed in :data:`REPORTED`, as text (e.g.
+    ``"CSS between consecutive outputs 0.912"``); "" when it has none."""
+    return ", ".join(f"{label} {extra[key]:.3f}" for key, label in REPORTED.items() if extra.get(key) is not None)
+
+
+def figures_at_best(card: ModelCard) -> dict:
+    """The ``extra`` figures of a fine-tuned model's validation at its best step (the saved
+    network), from its card; {} when there are none."""
+    validation = card.training["validation"]
+    return next((extra for step, _, extra in validation["history"] if step == validation["best_step"]), {})
+
+
 def safe_model_name(text: str) -> str:
-    """A model/folder name from free text: letters, digits, '-', '_' and '.'."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    """A model/folder name from free text: letters, digits, '-', '_' and '.' (a run of other
+    characters, with the dashes beside it, becomes one dash: "HRTEM (noisy)-blind-spot" ->
+    "HRTEM-noisy-blind-spot")."""
+    name = re.sub(r"[^A-Za-z0-9_.]*[^A-Za-z0-9_.-][^A-Za-z0-9_.]*", "-", text).strip("-.")
     if not name:
         raise ValueError("give the fine-tuned model a name (letters, digits, '-', '_')")
     return name
@@ -423,7 +442,8 @@ def iter_tune(trainer: Trainer, config: TuneConfig, folder: str | Path | None = 
                 written = str(live.write(run_dir / LIVE_PREVIEW, trainer, best_state, record["best_step"]))
                 unshown = False
             eta = _eta(step + 1 - first, elapsed, config.steps - step - 1, config.max_minutes)
-            shown = f", validation {val:.4g}" if val is not None else ""
+            shown = "".join(f", {text}" for text in (f"validation {val:.4g}" if val is not None else "",
+                                                      reported_figures(extra)) if text)
             message = f"{config.mode} step {step + 1}/{config.steps}: loss {loss:.4g}{shown}"
             yield TuneStep(step + 1, config.steps, message, eta, loss=loss, val_loss=val, best_val=best,
                            seconds=elapsed, extra=extra, preview=written)

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, LineEdit, PushButton
 from napari.qt.threading import create_worker
 
-from tem_denoise.engine.tuning import TuneStep, loss_meaning_of, read_run, run_folder, safe_model_name
+from tem_denoise.engine.tuning import (
+    TuneStep,
+    figures_at_best,
+    loss_meaning_of,
+    read_run,
+    reported_figures,
+    run_folder,
+    safe_model_name,
+)
 from tem_denoise.models.registry import available_models
 from tem_denoise.operations.denoise import DenoiseOptions, iter_denoise
 from tem_denoise.operations.finetune import (
@@ -241,10 +249,11 @@ class FineTuneWidget(Container):
         card = tuned.card
         MODEL_EVENTS.saved.emit(card.name)
         budget, validation = card.training["budget"], card.training["validation"]
+        figures = reported_figures(figures_at_best(card))
         self.result.value = (f"Saved '{card.name}' in {card.directory}: {options.mode}, {budget['steps_done']} steps "
                              f"in {budget['minutes']:.1f} min, best validation loss {validation['best_loss']:.4g} "
-                             f"({validation['units']}) at step {validation['best_step']}. The Denoise dock lists "
-                             "it now.")
+                             f"({validation['units']}) at step {validation['best_step']}"
+                             f"{f' ({figures})' if figures else ''}. The Denoise dock lists it now.")
         self._last = (layer, options, card.name)
         self.denoise_runner.visible = True
         if self.apply.value:

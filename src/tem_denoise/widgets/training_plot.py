@@ -1,5 +1,6 @@
-"""The Fine-tune dock's live view: training and validation loss with the ETA, and a before/after
-preview of one frame, redrawn at most :data:`REDRAWS_PER_S` times a second as steps arrive."""
+"""The Fine-tune dock's live view: training and validation loss with the ETA (and the figures a
+mode reports with its validation, e.g. the unpaired mode's CSS), and a before/after preview of
+one frame, redrawn at most :data:`REDRAWS_PER_S` times a second as steps arrive."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tem_denoise.engine.tuning import reported_figures
 from tem_denoise.layers import robust_range
 from tem_denoise.widgets.plot_canvas import PlotCanvas
 
@@ -37,6 +39,7 @@ class TrainingPlot:
         self.steps: list[int] = list(range(1, len(history["losses"]) + 1))
         self.losses: list[float] = list(history["losses"])
         self.validation: list[tuple[int, float]] = [(step, value) for step, value, _ in history["validation"]]
+        self.figures = reported_figures(history["validation"][-1][2] if history["validation"] else {})
         self.last: Any = None
         self.preview: dict | None = None
         self._drawn_at = -np.inf
@@ -49,19 +52,22 @@ class TrainingPlot:
         self.losses.append(step.loss)
         if step.val_loss is not None:
             self.validation.append((step.done, step.val_loss))
+            self.figures = reported_figures(step.extra)
         if step.preview:
             self.preview = read_preview(step.preview)
         self.last = step
         self.draw()
 
     def status(self) -> str:
-        """One line: step reached, best validation loss and time left."""
+        """Step reached, best validation loss and time left; on a second line the figures the
+        mode reported at its last validation, if any."""
         step = self.last
         if step is None:
             return self.title
         best = f", best validation {step.best_val:.4g}" if np.isfinite(step.best_val) else ""
         eta = f", about {step.eta_s:.0f} s left" if step.eta_s else ""
-        return f"{self.title}: step {step.done}/{step.total}{best}{eta}"
+        figures = f"\nlast validation: {self.figures}" if self.figures else ""
+        return f"{self.title}: step {step.done}/{step.total}{best}{eta}{figures}"
 
     def draw(self, force: bool = False) -> None:
         """Redraw, unless the last redraw is younger than 1 / :data:`REDRAWS_PER_S` s (``force``: now)."""
@@ -90,7 +96,7 @@ class TrainingPlot:
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel(self.meaning.axis, fontsize=7)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6.5, loc="upper right")
+        ax.legend(fontsize=6.5, loc="best")  # not over the newest validation point
         ax.set_title(self.status(), fontsize=8)
 
     def _draw_preview(self, before: Any, after: Any) -> None:
