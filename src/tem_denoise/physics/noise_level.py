@@ -116,10 +116,11 @@ def check_detector(model: NoiseModel, modality: str, what: str) -> None:
     """Refuse a calibrated noise model of another kind of detector than the one that records
     images of ``modality`` (a model card's, e.g. ``"STEM-HAADF"``; ``"any"`` is not checked).
 
-    A TEM camera's noise (:class:`HRTEMNoise` from vacuum stacks, :class:`Counting`) and a
-    STEM detector's (:class:`STEMNoise`, from one atomic-resolution image) follow different
-    laws in different units; either given for the other's images is a mistake, which would
-    condition the network on a wrong noise level. A STEM model calibrated on the other STEM
+    A TEM camera's noise (:class:`HRTEMNoise` from vacuum stacks) and a STEM detector's
+    (:class:`STEMNoise`, from one atomic-resolution image) follow different laws in different
+    units; either given for the other's images is a mistake, which would condition the network
+    on a wrong noise level. Counted electrons (:class:`Counting`) are Poisson on either
+    microscope and pass. A STEM model calibrated on the other STEM
     detector (HAADF for BF) has the right form of law, so it is only warned about.
 
     Parameters
@@ -136,8 +137,7 @@ def check_detector(model: NoiseModel, modality: str, what: str) -> None:
     ValueError
         If a camera's model is given for STEM images or a STEM detector's for TEM images.
     """
-    camera = isinstance(model, (HRTEMNoise, Counting))
-    if modality.startswith("STEM") and camera:
+    if modality.startswith("STEM") and isinstance(model, HRTEMNoise):
         raise ValueError(
             f"the noise model is a TEM camera's ({model.kind}, from vacuum stacks), but {what} is for {modality} "
             f"images: give the noise model calibrated on a STEM image of that detector (`tem-denoise calibrate "
