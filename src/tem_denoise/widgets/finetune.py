@@ -231,8 +231,8 @@ class FineTuneWidget(Container):
             self._stop_training()
 
     def _closed(self, *_: Any) -> None:
-        """The dock's widgets are being deleted: training stops, a pending diagnosis is dropped."""
-        self._stop_training()
+        """The dock's widgets are being deleted: a pending diagnosis is dropped (the runner's
+        own deletion stops a training run)."""
         self._alive = False
 
     def _stop_training(self, *_: Any) -> None:
