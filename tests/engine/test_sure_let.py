@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import ndimage
 
+from stand_in_networks import Identity
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.sure_let import applies, combine, gaussian_divergence, perturbed, probe
 from tem_denoise.models.card import ModelCard
@@ -59,16 +59,6 @@ def test_a_network_better_than_any_gaussian_keeps_its_weight():
     assert mse(out, clean) < 0.1 * best_gaussian
 
 
-class Identity(torch.nn.Module):
-    """Stands for a restoration network that learned nothing: returns its image channel."""
-
-    temporal_window = 1
-    alignment = 1
-
-    def forward(self, x):
-        return x[:, :1].clone()
-
-
 def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     clean, counts = lattice()
     card = ModelCard("identity-restore", "restore", {"base_channels": 4, "depth": 2}, modality="HRTEM",
@@ -80,7 +70,8 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     assert record["frames"] == 2 and record["mean_weights"]["gaussians"] > 0.5
     assert mse(out[0], clean) < 0.5 * mse(counts, clean)
     scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # no law given, none recognised
-    assert "sure_let" not in denoiser.provenance()["last_run"]
-    np.testing.assert_allclose(scaled, 2.5 * counts + 100.0, rtol=1e-4)
+    assert "sure_let" not in denoiser.provenance()["last_run"]  # the network, then its pilot Wiener filter
+    assert denoiser.provenance()["last_run"]["pilot_wiener"]["frames"] == 1
+    assert mse(scaled, 2.5 * clean + 100.0) < mse(2.5 * counts + 100.0, 2.5 * clean + 100.0)
     exact = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02, noise=POISSON.scaled(2.5, 100.0))
     np.testing.assert_allclose(exact, 2.5 * out[0] + 100.0, rtol=1e-4, atol=1e-2)  # counts in other units

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-from tem_denoise.engine import discrepancy, sure_let
+from tem_denoise.engine import discrepancy, pilot_wiener, sure_let
 from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, resolve_device
 from tem_denoise.engine.temporal import read_windows
@@ -209,6 +209,7 @@ class Denoiser:
         self._beam_doses: list[float] = []
         self._warned: set[str] = set()
         self._let_weights: list[dict] = []
+        self._wiener_frames, self._wiener_factor = 0, 1.0
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -393,6 +394,7 @@ class Denoiser:
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
         self._alphas, self._beam_doses, self._warned, self._let_weights = [], [], set(), []
+        self._wiener_frames, self._wiener_factor = 0, 1.0
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
@@ -444,7 +446,7 @@ class Denoiser:
             "tile": tile or 0, "overlap": overlap if tile else 0, "batch_size": batch,
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
-            **self._discrepancy_record(), **self._dose_record(), **self._sure_let_record(),
+            **self._discrepancy_record(), **self._dose_record(), **self._sure_let_record(), **self._wiener_record(),
         }
         yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
@@ -512,26 +514,34 @@ class Denoiser:
                   variances: list | None) -> np.ndarray:
         """Restored ``(F, y, x)`` frames checked against the noise of their raw ``frames``.
 
-        Raw counts of a few electrons per pixel or more are combined with Gaussian filters by
+        Raw counts of a few electrons per pixel or more are combined with their pilot Wiener
+        filter (:mod:`~tem_denoise.engine.pilot_wiener`) and Gaussian filters by
         :mod:`~tem_denoise.engine.sure_let`, with ``moved`` = (the restorations of the probed
-        frames, the probes, their steps); other counts, and frames less noisy than the model's
-        training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`).
-        ``variances`` are the frames' noise variance maps, computed once for all of these.
+        frames, the probes, their steps). Other counts, and frames less noisy than the model's
+        training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`); every
+        frame but those of the SURE-LET step then gets the pilot Wiener filter with the result as
+        pilot. ``variances`` are the frames' noise variance maps, computed once for all of these.
         """
         if not isinstance(adapter, RestoreAdapter):
             return restored
         outputs = []
         level = adapter.level
+        self._wiener_factor = adapter.factor
         for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
             self._check_low_dose(frame, level, variance)
             above = self._above_trained_dose(frame, level, variance)
             if moved is not None and sure_let.applies(frame, level, variance):
-                out, weights = sure_let.combine(frame, out, moved[0][k], moved[1][k], float(moved[2][k]), level,
-                                                variance)
+                shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
+                wiener = (pilot_wiener.filter_frame(frame, out, variance, adapter.factor),
+                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor))
+                out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener)
                 self._let_weights.append(weights)
-            elif discrepancy.is_exact(level) or above:
-                out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
-                self._alphas.append(alpha)
+            else:
+                if discrepancy.is_exact(level) or above:
+                    out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
+                    self._alphas.append(alpha)
+                out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
+            self._wiener_frames += 1
             outputs.append(out)
         return np.stack(outputs)
 
@@ -572,6 +582,14 @@ class Denoiser:
             return {}
         means = {key: round(float(np.mean([w[key] for w in self._let_weights])), 3) for key in self._let_weights[0]}
         return {"sure_let": {"frames": len(self._let_weights), "mean_weights": means}}
+
+    def _wiener_record(self) -> dict:
+        """Provenance of the pilot Wiener step: frames filtered and the window's side."""
+        if not self._wiener_frames:
+            return {}
+        factor = self._wiener_factor
+        return {"pilot_wiener": {"frames": self._wiener_frames, "window_px": round(pilot_wiener.WINDOW_PX * factor),
+                                 "detail_window_px": round(pilot_wiener.DETAIL_WINDOW_PX * factor)}}
 
     def _dose_record(self) -> dict:
         """Provenance of the frames' dose at the beam's level against the card's training range."""

@@ -106,9 +106,16 @@ def let_weights(gram: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return np.linalg.solve(gram + ridge * np.eye(len(gram)), gain)
 
 
+def _divergence(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, moved: np.ndarray, step: float) -> float:
+    """Monte-Carlo estimate of ``sum v df/dy`` from a restoration and that of the probed frame."""
+    return float(np.sum(variance * probe_ * (np.asarray(moved, np.float64) - out))) / step
+
+
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
-            level: NoiseLevel, variance: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """The SURE-optimal combination of a network's restoration and Gaussian filters of a frame.
+            level: NoiseLevel, variance: np.ndarray | None = None,
+            wiener: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+    """The SURE-optimal combination of a network's restoration, its pilot Wiener filter and
+    Gaussian filters of a frame.
 
     Parameters
     ----------
@@ -126,25 +133,29 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The frame's exact noise law (:func:`applies`).
     variance : ndarray (y, x), optional
         ``noisy``'s noise variance map, when the caller has it.
+    wiener : (ndarray (y, x), ndarray (y, x)), optional
+        The pilot Wiener filter (:mod:`~tem_denoise.engine.pilot_wiener`) of ``noisy`` with the
+        network's restoration as pilot, and of the probed frame with ``moved`` as pilot: a further
+        candidate, its divergence (pilot included) estimated by the same probe.
 
     Returns
     -------
     (ndarray (y, x) float32, dict)
-        The output in the frame's units, and the weights: ``network``, ``gaussians`` (their sum) and
-        ``frame`` (one minus the others).
+        The output in the frame's units, and the weights: ``network``, ``wiener`` (with
+        ``wiener`` given), ``gaussians`` (their sum) and ``frame`` (one minus the others).
     """
     y = np.asarray(noisy, dtype=np.float32)
     variance = noise_variance(y, level) if variance is None else variance
     total = float(variance.sum())
-    net_divergence = float(np.sum(variance * probe_ * (np.asarray(moved, np.float64) - restored))) / step
-    candidates = [np.asarray(restored, np.float32)] + [ndimage.gaussian_filter(y, s, mode="reflect")
-                                                       for s in SIGMAS_PX]
-    divergences = np.array([net_divergence] + [gaussian_divergence(s) * total for s in SIGMAS_PX])
+    learned = [(np.asarray(restored, np.float32), moved)] + ([wiener] if wiener is not None else [])
+    candidates = [out for out, _ in learned] + [ndimage.gaussian_filter(y, s, mode="reflect") for s in SIGMAS_PX]
+    divergences = np.array([_divergence(variance, probe_, out, shifted, step) for out, shifted in learned]
+                           + [gaussian_divergence(s) * total for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
     weights = let_weights(_gram(residuals), total - divergences)
     out = y.astype(np.float64)
     for w, r in zip(weights, residuals, strict=True):
         out += w * r
-    record = {"network": float(weights[0]), "gaussians": float(weights[1:].sum()),
-              "frame": float(1.0 - weights.sum())}
+    record = {"network": float(weights[0]), **({"wiener": float(weights[1])} if wiener is not None else {}),
+              "gaussians": float(weights[len(learned):].sum()), "frame": float(1.0 - weights.sum())}
     return out.astype(np.float32), record
