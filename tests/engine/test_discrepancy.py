@@ -72,6 +72,7 @@ def test_the_engine_holds_a_restoration_of_sparse_counts_to_their_noise_and_says
     held, _ = limit_to_noise(counts, flat, POISSON, noise_variance(counts, POISSON))
     residual_power = np.mean((held.astype(np.float64) - counts) ** 2)
     assert residual_power < 1.1 * np.mean(counts)  # no more than the Poisson noise removed
+    assert np.mean((out.astype(np.float64) - counts) ** 2) < 1.1 * np.mean(counts)  # the output too
     # the held restoration is then the pilot of the Wiener step
     np.testing.assert_allclose(out, filter_frame(counts, held, noise_variance(counts, POISSON)), atol=1e-2)
 

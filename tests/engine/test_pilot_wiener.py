@@ -136,3 +136,21 @@ def test_scan_line_offsets_are_measured_and_held_back(monkeypatch):
     white_only = filter_frame(striped, pilot, clean)
     assert stripes(modelled) < 0.75 * stripes(white_only)
     assert mse(modelled, clean) < 0.6 * mse(white_only, clean)
+
+
+def test_its_output_does_not_depend_on_the_units():
+    clean, _, _ = lattice_with_vacancy((96, 130))
+    counts = np.random.default_rng(7).poisson(clean).astype(np.float64)
+    pilot, variance = ndimage.gaussian_filter(counts, 1.0), np.maximum(clean, 0.1)
+    out = filter_frame(counts, pilot, variance)
+    tiny = filter_frame(counts * 1e-18, pilot * 1e-18, variance * 1e-36)  # e.g. a frame calibrated in SI units
+    np.testing.assert_allclose(tiny, out * 1e-18, atol=1e-3 * float(np.ptp(out)) * 1e-18)
+
+
+def test_the_engine_records_no_filter_on_frames_too_narrow_for_its_windows():
+    card = ModelCard("identity-restore", "restore", {"base_channels": 4, "depth": 2}, modality="STEM-HAADF",
+                     adapter="restore", pixel_size_nm=0.02, sampling_range_nm=(0.005, 0.08), tile_size=64)
+    denoiser = Denoiser(Identity(), device="cpu", card=card, tile=0)
+    counts = np.random.default_rng(8).poisson(0.5, (12, 40)).astype(np.float32)
+    out = denoiser.denoise(counts, pixel_size_nm=0.02)
+    assert "pilot_wiener" not in denoiser.provenance()["last_run"] and out.shape == counts.shape

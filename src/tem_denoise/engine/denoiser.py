@@ -150,10 +150,11 @@ def _require_memory(frames, window: int, out) -> None:
     """Refuse a job whose working copies of one frame (or whose output) would not fit.
 
     Per frame: ``window`` float32 input frames, the adapted copy, the padded frame, the tiled
-    output and its blend weights (about ``window + 5`` float32 copies); the output stack when
-    it is allocated here.
+    output and its blend weights (about ``window + 5`` float32 copies) and the pilot Wiener
+    step's working copies (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`); the output
+    stack when it is allocated here.
     """
-    require_frame(frames.shape, 4 * (window + 5), "denoising")
+    require_frame(frames.shape, 4 * (window + 5) + pilot_wiener.BYTES_PER_PX, "denoising")
     if out is None:
         require(4.0 * np.prod(frames.shape, dtype=np.float64), "the denoised stack in memory",
                 "pass out=np.memmap(...) to stream it to disk, or denoise fewer frames at a time")
@@ -209,7 +210,7 @@ class Denoiser:
         self._beam_doses: list[float] = []
         self._warned: set[str] = set()
         self._let_weights: list[dict] = []
-        self._wiener_frames, self._wiener_factor = 0, 1.0
+        self._wiener_sides: list[tuple[int, int]] = []
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -394,7 +395,7 @@ class Denoiser:
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
         self._alphas, self._beam_doses, self._warned, self._let_weights = [], [], set(), []
-        self._wiener_frames, self._wiener_factor = 0, 1.0
+        self._wiener_sides = []
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
@@ -526,22 +527,25 @@ class Denoiser:
             return restored
         outputs = []
         level = adapter.level
-        self._wiener_factor = adapter.factor
         for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
             self._check_low_dose(frame, level, variance)
             above = self._above_trained_dose(frame, level, variance)
+            sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
             if moved is not None and sure_let.applies(frame, level, variance):
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
                 wiener = (pilot_wiener.filter_frame(frame, out, variance, adapter.factor),
-                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor))
+                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor)
+                          ) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
                     out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
                     self._alphas.append(alpha)
-                out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
-            self._wiener_frames += 1
+                if sides[0]:
+                    out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
+            if sides[0]:
+                self._wiener_sides.append(sides)
             outputs.append(out)
         return np.stack(outputs)
 
@@ -584,12 +588,11 @@ class Denoiser:
         return {"sure_let": {"frames": len(self._let_weights), "mean_weights": means}}
 
     def _wiener_record(self) -> dict:
-        """Provenance of the pilot Wiener step: frames filtered and the window's side."""
-        if not self._wiener_frames:
+        """Provenance of the pilot Wiener step: frames filtered and the windows' sides (frame px)."""
+        if not self._wiener_sides:
             return {}
-        factor = self._wiener_factor
-        return {"pilot_wiener": {"frames": self._wiener_frames, "window_px": round(pilot_wiener.WINDOW_PX * factor),
-                                 "detail_window_px": round(pilot_wiener.DETAIL_WINDOW_PX * factor)}}
+        lattice, detail = self._wiener_sides[0]
+        return {"pilot_wiener": {"frames": len(self._wiener_sides), "window_px": lattice, "detail_window_px": detail}}
 
     def _dose_record(self) -> dict:
         """Provenance of the frames' dose at the beam's level against the card's training range."""

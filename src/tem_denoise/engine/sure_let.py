@@ -1,5 +1,5 @@
-"""SURE-LET: the network's restoration combined with Gaussian filters of the frame, weighted by
-Stein's unbiased risk estimate.
+"""SURE-LET: the network's restoration combined with its pilot Wiener filter and Gaussian filters
+of the frame, weighted by Stein's unbiased risk estimate.
 
 For raw electron counts the noise law is known exactly (Poisson: variance = mean count), so
 the mean squared error of any restoration ``f(y)`` of a frame ``y`` against its unknown
@@ -9,8 +9,9 @@ through the law):
 
     SURE(f) = ||y - f(y)||^2 - sum(v) + 2 sum_i v_i d f_i / d y_i
 
-The output is ``y + sum_k w_k (f_k(y) - y)`` over the candidates ``f_k``: the network and
-Gaussian filters of the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
+The output is ``y + sum_k w_k (f_k(y) - y)`` over the candidates ``f_k``: the network, the
+pilot Wiener filter it guides (:mod:`~tem_denoise.engine.pilot_wiener`) and Gaussian filters of
+the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
 ones that minimise it solve a small linear system (:func:`let_weights`; the linear expansion
 of thresholds, LET, of Blu and Luisier, IEEE Trans. Image Process. 16, 2007). With the frame's
 own weight they sum to one, so an offset of the input moves the output the same way. They are
@@ -20,7 +21,8 @@ on the outside benchmark's high-dose frames (docs/outside_benchmark.md). The div
 kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo probe
 (Ramani, Blu and Unser, IEEE Trans. Image Process. 17, 2008): the network is run once more on
 ``y + eps * b`` with ``b`` standard normal, and ``sum v b (f(y + eps b) - f(y)) / eps``
-estimates ``sum v div f``.
+estimates ``sum v div f``; the pilot Wiener filter's the same way, with the probed frame's
+restoration as its pilot.
 
 The engine uses it for raw counts (in counts, or in units linear in them with the law scaled
 to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the
