@@ -146,15 +146,16 @@ def _as_stack(stack):
     return stack, False
 
 
-def _require_memory(frames, window: int, out) -> None:
+def _require_memory(frames, window: int, out, restore: bool) -> None:
     """Refuse a job whose working copies of one frame (or whose output) would not fit.
 
     Per frame: ``window`` float32 input frames, the adapted copy, the padded frame, the tiled
-    output and its blend weights (about ``window + 5`` float32 copies) and the pilot Wiener
-    step's working copies (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`); the output
-    stack when it is allocated here.
+    output and its blend weights (about ``window + 5`` float32 copies) and, for a restoration
+    model, the pilot Wiener step's working copies
+    (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`); the output stack when it is
+    allocated here.
     """
-    require_frame(frames.shape, 4 * (window + 5) + pilot_wiener.BYTES_PER_PX, "denoising")
+    require_frame(frames.shape, 4 * (window + 5) + (pilot_wiener.BYTES_PER_PX if restore else 0), "denoising")
     if out is None:
         require(4.0 * np.prod(frames.shape, dtype=np.float64), "the denoised stack in memory",
                 "pass out=np.memmap(...) to stream it to disk, or denoise fewer frames at a time")
@@ -380,14 +381,14 @@ class Denoiser:
                 "use a single-frame model for one image"
             )
         shape = (height, width) if is_2d else (n, height, width)
-        _require_memory(frames, window, out)
+        invert = self.card.output_kind == "restore"
+        _require_memory(frames, window, out, invert)
         if out is None:
             out = np.empty(shape, dtype=np.float32)
         elif tuple(out.shape) != shape:
             raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
         if adapter is None:
             adapter = self.fit_adapter(stack, pixel_size_nm, noise)
-        invert = self.card.output_kind == "restore"
         tile, overlap = self.tile, self.overlap
         work_h, work_w = adapter.working_shape(height, width)
         grid, context = self._plan(work_h, work_w, tile, overlap)
@@ -542,8 +543,7 @@ class Denoiser:
                 if discrepancy.is_exact(level) or above:
                     out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
                     self._alphas.append(alpha)
-                if sides[0]:
-                    out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
+                out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
             if sides[0]:
                 self._wiener_sides.append(sides)
             outputs.append(out)

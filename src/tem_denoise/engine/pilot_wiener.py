@@ -86,9 +86,14 @@ def window_for(shape: tuple[int, int], window_px: int = WINDOW_PX) -> int:
     return side if side >= MIN_WINDOW_PX else 0
 
 
+def _ramp(side: int) -> np.ndarray:
+    """``(side,)`` sine ramp whose squares, shifted by half a side, sum to one."""
+    return np.sin(np.pi * (np.arange(side) + 0.5) / side)
+
+
 def _taper(side: int) -> np.ndarray:
-    """``(side, side)`` sine taper whose squares, shifted by half a side, sum to one."""
-    ramp = np.sin(np.pi * (np.arange(side) + 0.5) / side)
+    """``(side, side)`` sine taper: the :func:`_ramp` along both axes."""
+    ramp = _ramp(side)
     return np.outer(ramp, ramp)
 
 
@@ -145,20 +150,19 @@ def _line_power(side: int, rows: float, columns: float) -> np.ndarray:
     """``(side, side // 2 + 1)`` windowed noise power (rfft2 layout: ky, kx) of row offsets of
     variance ``rows`` and column offsets of variance ``columns`` under the sine taper: the
     taper's power spectrum along the line times its energy across it."""
-    ramp = np.sin(np.pi * (np.arange(side) + 0.5) / side)
+    ramp = _ramp(side)
     energy = float(np.sum(ramp**2))
     along_x = np.abs(np.fft.rfft(ramp)) ** 2  # row offsets are constant along x: power near kx = 0
     along_y = np.abs(np.fft.fft(ramp)) ** 2  # column offsets: near ky = 0
     return (energy * (rows * along_x[None, :] + columns * along_y[:, None])).astype(np.float32)
 
 
-def _stage(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, window_px: int,
+def _stage(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, side: int,
            lines: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """One pass of windows of ``window_px``: ``noisy`` filtered by the gain ``pilot``'s spectrum
-    sets, both taken relative to the pilot's :data:`OFFSET_PERCENTILE` th percentile (float64).
-    Windows at half overlap form four groups that touch without overlapping, each filtered at
-    once."""
-    side = window_for(noisy.shape, window_px)
+    """One pass of windows of ``side`` (even, at most the frame's; 0: no pass, the pilot back):
+    ``noisy`` filtered by the gain ``pilot``'s spectrum sets, both taken relative to the pilot's
+    :data:`OFFSET_PERCENTILE` th percentile (float64). Windows at half overlap form four groups
+    that touch without overlapping, each filtered at once."""
     if not side:
         return np.asarray(pilot, np.float64)
     half = side // 2
