@@ -26,6 +26,7 @@ from tem_denoise.physics.noise_level import (
     local_mean,
     sigma_map,
 )
+from tem_denoise.physics.noise_spectrum import NoiseSpectrum, estimate_spectrum
 from tem_denoise.sampling import (
     factor_for,
     noise_gain,
@@ -169,6 +170,9 @@ class RestoreAdapter:
         Intensity sent to 0, and the intensity range sent to 1.
     shape : (int, int)
         The frames' own (height, width).
+    spectrum : NoiseSpectrum or None
+        The shape of the noise power spectrum when a camera's blur correlates the noise
+        (:mod:`~tem_denoise.physics.noise_spectrum`); None for white noise.
     """
 
     factor: float
@@ -176,6 +180,7 @@ class RestoreAdapter:
     low: float
     span: float
     shape: tuple[int, int]
+    spectrum: NoiseSpectrum | None = None
     name: str = field(default="restore", init=False)
 
     def working_shape(self, height: int, width: int) -> tuple[int, int]:
@@ -202,7 +207,8 @@ class RestoreAdapter:
 
     def to_dict(self) -> dict:
         return {"adapter": self.name, "sampling_factor": self.factor, "low": self.low, "span": self.span,
-                "noise": self.level.to_dict()}
+                "noise": self.level.to_dict(),
+                "noise_spectrum": None if self.spectrum is None else self.spectrum.to_dict()}
 
 
 def restore_scale(frames: list) -> tuple[float, float]:
@@ -214,22 +220,36 @@ def restore_scale(frames: list) -> tuple[float, float]:
     return low, span if span > 0 else max(abs(low), 1.0) * 1e-3
 
 
+def _with_pixel_variance(level: NoiseLevel, variance: float, mean: float) -> NoiseLevel:
+    """``level`` scaled to give ``variance`` (units²) at the frames' ``mean`` intensity: the
+    noise law read at the highest frequencies raised to every pixel's variance."""
+    factor = max(1.0, variance / max(level.gain * mean + level.offset, 1e-30))
+    return NoiseLevel(level.gain * factor, level.offset * factor, f"{level.source}, corrected for the detector's blur")
+
+
 def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
-                        level: NoiseLevel | None = None) -> RestoreAdapter:
+                        level: NoiseLevel | None = None, camera: bool = False) -> RestoreAdapter:
     """A :class:`RestoreAdapter` for ``stack`` (``(y, x)`` or ``(t, y, x)``).
 
     ``level`` is the calibrated noise level when the user has one; otherwise, from one sample
     of frames (read once), Poisson when they are raw electron counts
     (:func:`~tem_denoise.engine.counting.looks_like_counts` for low-dose counting data,
     :func:`~tem_denoise.physics.noise_level.is_poisson` at any dose), else estimated
-    (:func:`~tem_denoise.physics.noise_level.estimate_level`).
+    (:func:`~tem_denoise.physics.noise_level.estimate_level`). For a ``camera`` (HRTEM) image
+    whose estimated noise the detector's blur correlates, the estimate is raised to every
+    pixel's variance and the adapter keeps the noise spectrum's shape
+    (:func:`~tem_denoise.physics.noise_spectrum.estimate_spectrum`).
     """
     from tem_denoise.engine.counting import (
         looks_like_counts,  # counting imports this module
     )
 
     frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
+    spectrum = None
     if level is None:
         level = POISSON if looks_like_counts(np.stack(frames)) or is_poisson(frames) else estimate_level(frames)
+        spectrum = estimate_spectrum(frames, pixel_size_nm) if camera and level is not POISSON else None
+        if spectrum is not None:
+            level = _with_pixel_variance(level, spectrum.variance, float(np.mean(frames)))
     low, span = restore_scale(frames)
-    return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape))
+    return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape), spectrum)

@@ -334,7 +334,7 @@ class Denoiser:
         if noise is not None and noise.model is not None:
             check_detector(noise.model, card.modality, f"model '{card.name}'")
         pixel = checked_sampling(card, pixel_size_nm, stack)
-        return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise)
+        return fit_restore_adapter(stack, pixel, card.pixel_size_nm, noise, camera=card.modality == "HRTEM")
 
     def iter_denoise(self, stack, out=None, adapter=None, pixel_size_nm: float | None = None,
                      noise=None) -> Generator[Progress, None, np.ndarray]:
@@ -534,8 +534,9 @@ class Denoiser:
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
             if moved is not None and sure_let.applies(frame, level, variance):
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
-                wiener = (pilot_wiener.filter_frame(frame, out, variance, adapter.factor),
-                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor)
+                wiener = (pilot_wiener.filter_frame(frame, out, variance, adapter.factor, adapter.spectrum),
+                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor,
+                                                    adapter.spectrum)
                           ) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener)
                 self._let_weights.append(weights)
@@ -543,7 +544,7 @@ class Denoiser:
                 if discrepancy.is_exact(level) or above:
                     out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
                     self._alphas.append(alpha)
-                out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor)
+                out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor, adapter.spectrum)
             if sides[0]:
                 self._wiener_sides.append(sides)
             outputs.append(out)

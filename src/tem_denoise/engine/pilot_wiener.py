@@ -8,7 +8,9 @@ The filter keeps, in every window of the noisy frame, the fraction
     W(k) = S(k) / (S(k) + N)
 
 of each frequency ``k``, where ``S`` is the pilot's power in that window and ``N`` the noise's
-(white noise: the sum of the windowed noise variance). This is the second step of BM3D (Dabov
+(the sum of the windowed noise variance, spread over the frequencies like white noise or, for a
+camera whose blur correlates the noise, like its measured spectrum:
+:mod:`~tem_denoise.physics.noise_spectrum`). This is the second step of BM3D (Dabov
 et al., IEEE Trans. Image Process. 16, 2007) with the network as first step and short-time
 Fourier windows in place of patch groups (the empirical Wiener filter of Ghael, Sayeed and
 Baraniuk, Proc. SPIE 3169, 1997). Short windows keep what is local (point defects, vacuum
@@ -46,6 +48,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import fft, ndimage
+
+from tem_denoise.physics.noise_spectrum import NoiseSpectrum
 
 WINDOW_PX = 128
 """Window side of the first pass, in pixels of the model's working sampling (2.56 nm at 20
@@ -158,11 +162,12 @@ def _line_power(side: int, rows: float, columns: float) -> np.ndarray:
 
 
 def _stage(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, side: int,
-           lines: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+           lines: tuple[float, float] = (0.0, 0.0), noise_spectrum: NoiseSpectrum | None = None) -> np.ndarray:
     """One pass of windows of ``side`` (even, at most the frame's; 0: no pass, the pilot back):
     ``noisy`` filtered by the gain ``pilot``'s spectrum sets, both taken relative to the pilot's
-    :data:`OFFSET_PERCENTILE` th percentile (float64). Windows at half overlap form four groups
-    that touch without overlapping, each filtered at once."""
+    :data:`OFFSET_PERCENTILE` th percentile (float64), the noise power spread over the
+    frequencies by ``noise_spectrum`` (evenly when None). Windows at half overlap form four
+    groups that touch without overlapping, each filtered at once."""
     if not side:
         return np.asarray(pilot, np.float64)
     half = side // 2
@@ -172,6 +177,7 @@ def _stage(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, side: int
     noise = _padded(np.asarray(variance, np.float32), half)
     taper = _taper(side).astype(np.float32)
     line_power = _line_power(side, *lines)
+    shape = np.float32(1.0) if noise_spectrum is None else noise_spectrum.relative_power(side)
     out = np.zeros(frame.shape, np.float64)
     for top in (0, half):
         for left in (0, half):
@@ -180,7 +186,7 @@ def _stage(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, side: int
             power = _signal_power(spectrum.real**2 + spectrum.imag**2)
             noise_power = np.asarray(np.sum(_blocks(noise, top, left, side)[1] * taper**2, axis=(2, 3)), np.float32)
             power = np.maximum(power - line_power, 0)  # line offsets the pilot kept are noise too
-            gain = power / (power + noise_power[:, :, None, None] + line_power + np.float32(1e-30))
+            gain = power / (power + noise_power[:, :, None, None] * shape + line_power + np.float32(1e-30))
             filtered = fft.irfft2(fft.rfft2(tiles * taper) * gain, s=(side, side)) * taper
             out[region] += filtered.transpose(0, 2, 1, 3).reshape(out[region].shape)
     h, w = noisy.shape
@@ -193,7 +199,8 @@ def windows_for(shape: tuple[int, int], scale: float = 1.0) -> tuple[int, int]:
     return window_for(shape, round(WINDOW_PX * scale)), window_for(shape, round(DETAIL_WINDOW_PX * scale))
 
 
-def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, scale: float = 1.0) -> np.ndarray:
+def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, scale: float = 1.0,
+                 spectrum: NoiseSpectrum | None = None) -> np.ndarray:
     """The noisy frame filtered by the Wiener gains the pilot's spectrum sets: windows of
     :data:`WINDOW_PX`, then what the pilot holds beyond that result in windows of
     :data:`DETAIL_WINDOW_PX`, both times ``scale`` (:func:`windows_for`).
@@ -209,6 +216,9 @@ def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, sca
     scale : float
         Frame pixels per pixel of the model's working sampling (the restore adapter's
         ``factor``, ≥ 1), so that a window spans the same nanometres on a finer grid.
+    spectrum : NoiseSpectrum, optional
+        The shape of the noise power spectrum when a camera's blur correlates the noise
+        (:mod:`~tem_denoise.physics.noise_spectrum`); white noise when None.
 
     Returns
     -------
@@ -222,6 +232,6 @@ def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, sca
     variance = variance / unit**2
     lines = line_noise(noisy, pilot, variance)
     lattice_side, detail_side = windows_for(noisy.shape, scale)
-    lattice = _stage(noisy, pilot, variance, lattice_side, lines)
-    detail = _stage(noisy - lattice, pilot - lattice, variance, detail_side, lines)
+    lattice = _stage(noisy, pilot, variance, lattice_side, lines, spectrum)
+    detail = _stage(noisy - lattice, pilot - lattice, variance, detail_side, lines, spectrum)
     return ((lattice + detail) * unit).astype(np.float32)

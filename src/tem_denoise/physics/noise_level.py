@@ -290,7 +290,8 @@ def estimate_level(frames: np.ndarray | list, bins: int = 16) -> NoiseLevel:
     variance (median absolute deviation) is taken in ``bins`` quantile bins of the local mean,
     and a line is fitted to variance against mean, weighted by the pixels in each bin (the gain
     is kept >= 0). Noise correlated between neighbouring pixels (a scintillator's point-spread)
-    is read at the highest frequencies only, so its variance per pixel is underestimated.
+    is read at the highest frequencies only, so its variance per pixel is underestimated
+    (:mod:`~tem_denoise.physics.noise_spectrum` measures how much, where it can).
     """
     stacked = [np.asarray(f, dtype=np.float32) for f in (frames if np.ndim(frames) == 3 or
                                                           isinstance(frames, list) else [frames])]
