@@ -50,15 +50,17 @@ CASES = {"256": (1, 256), "1024": (1, 1024), "2048": (1, 2048), "stack": (100, 1
 
 
 def build(name: str):
-    """Model object and card for a benchmark name (or a registered model name)."""
-    from tem_denoise.models import ModelCard, available_models, build_model, load_model
+    """Model and card for a benchmark name (a model object with random weights) or a registered
+    model name (its card, which the engine loads as the dock and the CLI do: channels-last on the
+    CPU, see :class:`~tem_denoise.engine.Denoiser`)."""
+    from tem_denoise.models import ModelCard, available_models, build_model
 
     if name in MODELS:
         family, arch, extra = MODELS[name]
         card = ModelCard(name, family, arch, **extra)
         return build_model(card), card
     card = available_models()[name]
-    return load_model(card), card
+    return card, card
 
 
 def measure(name: str, device: str, case: str, tile: int | None, max_seconds: float) -> dict:

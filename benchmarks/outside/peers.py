@@ -250,14 +250,17 @@ def registry_fingerprint() -> str:
 
 
 def engine_fingerprint() -> str:
-    """6 hex digits naming the source of the code between the network and its output (sampling,
-    noise level, every module of the engine), so cached outputs are redone when it changes."""
+    """6 hex digits naming the source of the code a model's output depends on (sampling, the
+    engine, the models, the noise physics and the analysis the scale estimate uses), so cached
+    outputs are redone when it changes."""
     import hashlib
 
     import tem_denoise
 
     root = Path(tem_denoise.__file__).parent
-    parts = [root / "sampling.py", root / "physics" / "noise_level.py", *sorted((root / "engine").glob("*.py"))]
+    parts = [root / "sampling.py", root / "arrays.py",
+             *(path for package in ("engine", "models", "physics", "analysis")
+               for path in sorted((root / package).glob("*.py")))]
     return hashlib.sha1(b"".join(part.read_bytes() for part in parts)).hexdigest()[:6]
 
 

@@ -10,6 +10,7 @@ import torch
 from tem_denoise.engine import Denoiser, Progress, describe_device, resolve_device
 from tem_denoise.models import ModelCard
 from tem_denoise.models.blindspot import BlindSpotNet
+from tem_denoise.models.registry import get_card, load_model
 from tem_denoise.models.scgn import SCGN
 
 
@@ -63,6 +64,22 @@ def test_stack_and_frame_shapes_are_kept(model):
         frame = d.denoise(x[1])
         assert frame.shape == (23, 31)
         np.testing.assert_allclose(frame, out[1], rtol=1e-5, atol=1e-6)
+
+
+def test_a_loaded_network_runs_channels_last_on_the_cpu_and_a_handed_one_keeps_its_layout():
+    def layouts(model):
+        return {p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4}
+
+    loaded = Denoiser("restore-haadf", device="cpu")
+    card = get_card("restore-haadf")
+    handed = Denoiser(load_model(card), device="cpu", card=card)
+    assert layouts(loaded.model) == {True} and False in layouts(handed.model)
+    assert loaded._channels_last and not handed._channels_last
+    assert not Denoiser("wcid-2d", device="cpu")._channels_last  # a family that gains nothing
+    assert not Denoiser("gaussian-2d", device="cpu")._channels_last  # not a network
+    x = np.random.default_rng(4).poisson(3.0, (96, 96)).astype(np.float32)
+    np.testing.assert_allclose(loaded.denoise(x, pixel_size_nm=0.02), handed.denoise(x, pixel_size_nm=0.02),
+                               rtol=1e-4, atol=1e-4 * float(x.max()))
 
 
 def test_temporal_model_keeps_frame_count_with_mirrored_edges():
@@ -175,6 +192,24 @@ def test_input_is_never_modified_and_bad_input_is_refused():
         d.denoise(x, out=np.zeros((2, 12, 12), np.float32))
     with pytest.raises(ValueError, match="overlap"):
         Denoiser(WindowMean(), device="cpu", tile=32, overlap=20)
+
+
+def test_the_engines_ffts_use_the_threads_torch_is_given():
+    from scipy import fft
+
+    from tem_denoise.engine.device import fft_threads
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # a batch worker's share
+        with fft_threads():
+            assert fft.get_workers() == 1
+        torch.set_num_threads(2)
+        with fft_threads():
+            assert fft.get_workers() == 2
+        assert fft.get_workers() == 1  # scipy's default outside the engine
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_device_and_precision_choices():

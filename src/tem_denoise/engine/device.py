@@ -81,6 +81,16 @@ def configure(device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+def fft_threads():
+    """A context in which ``scipy.fft`` runs on as many threads as torch does: the CPUs the
+    process may use, ``OMP_NUM_THREADS``, or a batch worker's share (scipy's own default is one
+    thread, and ``workers=-1`` would take every core of the machine whatever the budget)."""
+    import torch
+    from scipy import fft
+
+    return fft.set_workers(torch.get_num_threads())
+
+
 def describe_device(device) -> str:
     """Human-readable device description, e.g. ``"CUDA 0: NVIDIA H100 (79.1 GiB)"`` or ``"CPU (2 threads)"``."""
     import torch

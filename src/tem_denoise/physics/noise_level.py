@@ -203,7 +203,7 @@ def noise_residual(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     taper_y, taper_x = (signal.windows.tukey(n, TAPER).astype(np.float32) for n in residual.shape)
     flat = (taper_y[:, None] == 1) & (taper_x[None, :] == 1)
     flat[:2], flat[-2:], flat[:, :2], flat[:, -2:] = False, False, False, False
-    spectrum = fft.rfft2(residual * taper_y[:, None] * taper_x[None, :], workers=-1)
+    spectrum = fft.rfft2(residual * taper_y[:, None] * taper_x[None, :])
     power = spectrum.real**2 + spectrum.imag**2
     response = _power_response(residual.shape)
     strong = response > 0.25 * response.max()
@@ -214,7 +214,7 @@ def noise_residual(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     noise_power = _half_spectrum_counts(residual.shape) * response
     removed = float(np.sum(noise_power[peaks]) / np.sum(noise_power))
     spectrum[peaks] = 0
-    kept = fft.irfft2(spectrum, s=residual.shape, workers=-1) / np.sqrt(max(1.0 - removed, 0.05))
+    kept = fft.irfft2(spectrum, s=residual.shape) / np.sqrt(max(1.0 - removed, 0.05))
     return kept.astype(np.float32), flat
 
 

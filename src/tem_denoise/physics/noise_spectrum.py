@@ -102,7 +102,7 @@ def _mean_power(frame: np.ndarray, side: int) -> tuple[np.ndarray, int]:
     for top in range(0, frame.shape[0] - side + 1, side // 2):
         strip = frame[top:top + side]
         blocks = np.stack([strip[:, x:x + side] for x in range(0, frame.shape[1] - side + 1, side // 2)])
-        spectrum = fft.rfft2((blocks - blocks.mean(axis=(1, 2), keepdims=True)) * taper, workers=-1)
+        spectrum = fft.rfft2((blocks - blocks.mean(axis=(1, 2), keepdims=True)) * taper)
         total += np.sum(spectrum.real**2 + spectrum.imag**2, axis=0)
         count += len(blocks)
     return total / max(count, 1), count
