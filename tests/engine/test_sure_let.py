@@ -75,3 +75,22 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     assert mse(scaled, 2.5 * clean + 100.0) < mse(2.5 * counts + 100.0, 2.5 * clean + 100.0)
     exact = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02, noise=POISSON.scaled(2.5, 100.0))
     np.testing.assert_allclose(exact, 2.5 * out[0] + 100.0, rtol=1e-4, atol=1e-2)  # counts in other units
+
+
+def test_weights_follow_the_structure_so_vacuum_beside_a_fine_lattice_is_smoothed():
+    y, x = np.mgrid[:256, :256]
+    clean = 50.0 * (1.0 + 0.5 * np.cos(2 * np.pi * x / 5) * np.cos(2 * np.pi * y / 5) * (x < 128))  # vacuum at right
+    counts = np.random.default_rng(2).poisson(clean).astype(np.float32)
+    network = lambda frame: ndimage.gaussian_filter(frame, 0.7)  # noqa: E731 - keeps the fine lattice, and noise
+    probes, steps = probe(counts[None], POISSON)
+    moved = network(perturbed(counts[None, None], probes, steps)[0, 0])
+    args = (counts, network(counts), moved, probes[0], float(steps[0]), POISSON)
+    one, _ = combine(*args)
+    mapped, weights = combine(*args, pixel_size_nm=0.05)  # a structure map over 8 px
+    vacuum, lattice = (slice(8, -8), slice(152, -8)), (slice(8, -8), slice(8, 104))
+    assert mse(mapped[vacuum], clean[vacuum]) < 0.85 * mse(one[vacuum], clean[vacuum])
+    assert mse(mapped[lattice], clean[lattice]) < 1.1 * mse(one[lattice], clean[lattice])
+    assert set(weights) == {"network", "gaussians", "frame"}
+    # a network that acts like one of the Gaussian filters does not let the probe's noise set the weights
+    best_gaussian = min(mse(ndimage.gaussian_filter(counts, s), clean) for s in (0.5, 0.75, 1, 2))
+    assert max(mse(one, clean), mse(mapped, clean)) < best_gaussian

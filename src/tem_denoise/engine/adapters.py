@@ -173,6 +173,8 @@ class RestoreAdapter:
     spectrum : NoiseSpectrum or None
         The shape of the noise power spectrum when a camera's blur correlates the noise
         (:mod:`~tem_denoise.physics.noise_spectrum`); None for white noise.
+    pixel_size_nm : float or None
+        The frames' own pixel size (nm), when the engine fitted the adapter to them.
     """
 
     factor: float
@@ -181,6 +183,7 @@ class RestoreAdapter:
     span: float
     shape: tuple[int, int]
     spectrum: NoiseSpectrum | None = None
+    pixel_size_nm: float | None = None
     name: str = field(default="restore", init=False)
 
     def working_shape(self, height: int, width: int) -> tuple[int, int]:
@@ -208,7 +211,8 @@ class RestoreAdapter:
     def to_dict(self) -> dict:
         return {"adapter": self.name, "sampling_factor": self.factor, "low": self.low, "span": self.span,
                 "noise": self.level.to_dict(),
-                "noise_spectrum": None if self.spectrum is None else self.spectrum.to_dict()}
+                "noise_spectrum": None if self.spectrum is None else self.spectrum.to_dict(),
+                "pixel_size_nm": self.pixel_size_nm}
 
 
 def restore_scale(frames: list) -> tuple[float, float]:
@@ -252,4 +256,5 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
         if spectrum is not None:
             level = _with_pixel_variance(level, spectrum.variance, float(np.mean(frames)))
     low, span = restore_scale(frames)
-    return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape), spectrum)
+    return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape), spectrum,
+                          pixel_size_nm)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from tem_denoise.arrays import as_float32, check_image
-from tem_denoise.engine import discrepancy, pilot_wiener, sure_let
+from tem_denoise.engine import discrepancy, pilot_wiener, significant_residual, sure_let
 from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore_adapter
 from tem_denoise.engine.device import configure, describe_device, fft_threads, resolve_device
 from tem_denoise.engine.temporal import read_windows
@@ -213,6 +213,7 @@ class Denoiser:
         self._warned: set[str] = set()
         self._let_weights: list[dict] = []
         self._wiener_sides: list[tuple[int, int]] = []
+        self._put_back: list[float] = []
 
     def _load(self, model, card: ModelCard | None, device, user_dirs):
         """Resolve the model argument to ``(model, card, device, is_torch)``, the model in eval mode on the device."""
@@ -413,7 +414,7 @@ class Denoiser:
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
         self._alphas, self._beam_doses, self._warned, self._let_weights = [], [], set(), []
-        self._wiener_sides = []
+        self._wiener_sides, self._put_back = [], []
         i0 = 0
         while i0 < n:
             i1 = min(n, i0 + max(1, batch // grid.n_tiles))
@@ -467,6 +468,7 @@ class Denoiser:
             "tiles_per_frame": grid.n_tiles, "tile_shape": [grid.tile_h, grid.tile_w],
             "adapter": adapter.to_dict(), "seconds": round(time.perf_counter() - start, 3),
             **self._discrepancy_record(), **self._dose_record(), **self._sure_let_record(), **self._wiener_record(),
+            **self._put_back_record(),
         }
         yield Progress(total, total, f"{self.card.name}: done, {n} frame(s)", 0.0, frames_done=n)
         return out
@@ -540,7 +542,9 @@ class Denoiser:
         frames, the probes, their steps). Other counts, and frames less noisy than the model's
         training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`); every
         frame but those of the SURE-LET step then gets the pilot Wiener filter with the result as
-        pilot. ``variances`` are the frames' noise variance maps, computed once for all of these.
+        pilot. Last, what the result removed beyond the noise is put back
+        (:mod:`~tem_denoise.engine.significant_residual`). ``variances`` are the frames' noise
+        variance maps, computed once for all of these.
         """
         if not isinstance(adapter, RestoreAdapter):
             return restored
@@ -556,7 +560,8 @@ class Denoiser:
                           pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor,
                                                     adapter.spectrum)
                           ) if sides[0] else None
-                out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener)
+                out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener,
+                                                adapter.pixel_size_nm)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
@@ -565,6 +570,9 @@ class Denoiser:
                 out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor, adapter.spectrum)
             if sides[0]:
                 self._wiener_sides.append(sides)
+            if adapter.pixel_size_nm is not None:
+                out, share = significant_residual.put_back(frame, out, variance, adapter.pixel_size_nm)
+                self._put_back.append(share)
             outputs.append(out)
         return np.stack(outputs)
 
@@ -612,6 +620,14 @@ class Denoiser:
             return {}
         lattice, detail = self._wiener_sides[0]
         return {"pilot_wiener": {"frames": len(self._wiener_sides), "window_px": lattice, "detail_window_px": detail}}
+
+    def _put_back_record(self) -> dict:
+        """Provenance of the significant-residual step: frames and the mean share of pixels given
+        part of their residual back."""
+        if not self._put_back:
+            return {}
+        return {"significant_residual": {"frames": len(self._put_back),
+                                         "mean_share_px": round(float(np.mean(self._put_back)), 4)}}
 
     def _dose_record(self) -> dict:
         """Provenance of the frames' dose at the beam's level against the card's training range."""

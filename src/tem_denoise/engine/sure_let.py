@@ -24,6 +24,16 @@ kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo 
 estimates ``sum v div f``; the pilot Wiener filter's the same way, with the probed frame's
 restoration as its pilot.
 
+One set of weights for the whole frame is a compromise between its regions: where a frame
+holds fine detail (an amorphous film, a crystal) SURE may lean on the frame itself, which
+leaves the noise of its vacuum in place. With the frame's pixel size the weights are therefore
+let vary with a structure map ``m`` of the network's restoration (its local variance over
+:data:`STRUCTURE_SIGMA_NM`, ``m = P / (P + median P)``, near 0 in vacuum and near 1 on
+columns): each candidate enters twice, as ``r_k`` and as ``(m - mean m) r_k``, and SURE sets
+both weights (a LET whose basis holds the map). The map depends on the frame through the
+network, so the divergence of the second basis includes its change, estimated by the same probe
+from the probed restoration's map.
+
 The engine uses it for raw counts (in counts, or in units linear in them with the law scaled
 to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the
 Gaussian approximation of Poisson noise, and with it the estimate, fails); elsewhere the
@@ -49,6 +59,19 @@ PROBE_STEP = 0.05
 """Size of the Monte-Carlo probe, in units of the frame's mean noise standard deviation."""
 ROW_BLOCK = 256
 """Rows per block when inner products are accumulated in float64."""
+SIGNIFICANCE = 1.5
+"""A direction of the weights is used where SURE's linear term along it exceeds this many
+standard deviations of its own noise (:func:`let_weights`): the risk it removes must exceed
+2.25 times the variance of that estimate, a rule like Mallows' Cp (which asks 2 noise
+variances of every parameter it adds); chosen between 1.5 and 3 on the outside benchmark's
+validation part (docs/restoration.md)."""
+EIGEN_FLOOR = 1e-6
+"""Directions along which the candidates differ by less than this share of the frame's noise
+energy (``sum v``) are not used: candidates that coincide up to noise."""
+STRUCTURE_SIGMA_NM = 0.4
+"""Gaussian (standard deviation, nm) over which the structure map measures the restoration's
+local variance: a few lattice spacings (chosen on the outside benchmark's validation part among
+0.2-0.8 nm, docs/restoration.md)."""
 
 
 def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> bool:
@@ -91,31 +114,94 @@ def gaussian_divergence(sigma_px: float) -> float:
     return float(ndimage.gaussian_filter(delta, sigma_px, mode="constant")[half, half])
 
 
-def _gram(residuals: list[np.ndarray]) -> np.ndarray:
-    """Inner products of the ``(y, x)`` residuals, accumulated in float64 by blocks of rows."""
-    k = len(residuals)
-    gram = np.zeros((k, k))
+def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.ndarray,
+                centred: np.ndarray | None = None, change: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SURE's quadratic system for the bases ``r_k`` (and ``centred * r_k`` with a structure
+    map), accumulated in float64 by blocks of rows: the Gram matrix, the linear terms
+    ``sum m v (1 - div f_k) - sum v r_k dm/dy`` (``m`` = 1 or ``centred``) and their
+    estimate's covariance: that of the Monte-Carlo terms (the per-pixel terms' sum of products)
+    plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``).
+
+    ``divergences``: per candidate, its per-pixel map of ``v div f_k`` (a Monte-Carlo
+    estimate) or, for a Gaussian filter, its exact constant ``div f_k``; ``change``: ``v dm/dy``
+    per pixel, read from the probed restoration's map."""
+    k = len(residuals) * (1 if centred is None else 2)
+    gram, gains, covariance = np.zeros((k, k)), np.zeros(k), np.zeros((k, k))
     for start in range(0, residuals[0].shape[0], ROW_BLOCK):
-        block = np.stack([r[start:start + ROW_BLOCK].ravel() for r in residuals]).astype(np.float64)
-        gram += block @ block.T
-    return gram
+        rows = slice(start, start + ROW_BLOCK)
+        v = variance[rows].ravel().astype(np.float64)
+        basis = np.stack([r[rows].ravel() for r in residuals]).astype(np.float64)
+        random = np.stack([d[rows].ravel() if isinstance(d, np.ndarray) else np.zeros_like(v) for d in divergences])
+        exact = np.stack([np.zeros_like(v) if isinstance(d, np.ndarray) else d * v for d in divergences])
+        weight = [np.ones_like(v)]
+        if centred is not None and change is not None:
+            c = centred[rows].ravel()
+            random = np.concatenate([random, random * c + basis * change[rows].ravel()])
+            basis, exact = np.concatenate([basis, basis * c]), np.concatenate([exact, exact * c])
+            weight.append(c)
+        gram += basis @ basis.T
+        covariance += random @ random.T + (basis * v) @ basis.T
+        gains += np.concatenate([np.full(len(residuals), float(np.sum(w * v))) for w in weight])
+        gains -= random.sum(axis=1) + exact.sum(axis=1)
+    return gram, gains, covariance
 
 
-def let_weights(gram: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """The weights ``w`` that minimise ``w' gram w - 2 w' gain`` (SURE of ``y + sum_k w_k r_k``),
-    with a ridge of 1e-9 of the mean diagonal for filters that nearly coincide."""
-    ridge = 1e-9 * float(np.trace(gram)) / len(gram)
-    return np.linalg.solve(gram + ridge * np.eye(len(gram)), gain)
+def structure_map(restored: np.ndarray, pixel_size_nm: float, reference: float | None = None
+                  ) -> tuple[np.ndarray, float]:
+    """``(y, x)`` map in [0, 1) of where a restoration holds structure: its local variance ``P``
+    over a Gaussian of :data:`STRUCTURE_SIGMA_NM`, as ``P / (P + reference)``; ``reference`` is
+    the median of ``P`` unless given (the probed restoration uses the unprobed one's). Returns
+    the map and the reference."""
+    sigma = STRUCTURE_SIGMA_NM / pixel_size_nm
+    image = np.asarray(restored, np.float64)
+    power = ndimage.gaussian_filter((image - ndimage.gaussian_filter(image, sigma)) ** 2, sigma)
+    reference = max(float(np.median(power)), 1e-30) if reference is None else reference
+    return power / (power + reference), reference
 
 
-def _divergence(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, moved: np.ndarray, step: float) -> float:
-    """Monte-Carlo estimate of ``sum v df/dy`` from a restoration and that of the probed frame."""
-    return float(np.sum(variance * probe_ * (np.asarray(moved, np.float64) - out))) / step
+def let_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray | None = None,
+                floor: float = 0.0) -> np.ndarray:
+    """The weights ``w`` that minimise ``w' gram w - 2 w' gain`` (SURE of ``y + sum_k w_k r_k``).
+
+    Solved along the eigenvectors ``u`` of ``gram``: a direction is used only where its
+    eigenvalue exceeds ``floor`` (and 1e-9 of the largest: candidates that coincide) and, with
+    the ``covariance`` of ``gain``'s estimate, where its linear term stands out of that noise,
+    ``|u' gain|`` > :data:`SIGNIFICANCE` ``sqrt(u' covariance u)``. Without the test, a
+    candidate close to another (a network that acts like one of the Gaussian filters) lets the
+    estimate's noise alone set large weights of opposite signs.
+    """
+    values, vectors = np.linalg.eigh(gram)
+    projected = vectors.T @ gain
+    keep = values > max(1e-9 * float(values.max()), floor, 1e-300)
+    if covariance is not None:
+        noise = np.sqrt(np.maximum(np.einsum("ij,ik,kj->j", vectors, covariance, vectors), 0.0))
+        keep &= np.abs(projected) > SIGNIFICANCE * noise
+    return vectors[:, keep] @ (projected[keep] / values[keep])
+
+
+def nested_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray, k: int, floor: float) -> np.ndarray:
+    """:func:`let_weights` for the first ``k`` bases (one weight per candidate), then for the
+    others (the structure map's) on what those leave: each set's directions tested on its own,
+    so that noisy map terms never unsettle the frame's weights."""
+    first = let_weights(gram[:k, :k], gain[:k], covariance[:k, :k], floor)
+    if len(gain) == k:
+        return first
+    rest = let_weights(gram[k:, k:], gain[k:] - gram[k:, :k] @ first, covariance[k:, k:], floor)
+    return np.concatenate([first, rest])
+
+
+def _divergence_map(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, moved: np.ndarray,
+                    step: float) -> np.ndarray:
+    """Monte-Carlo estimate of ``v df/dy`` per pixel (its sum estimates ``sum v div f``) from a
+    restoration and that of the probed frame."""
+    return variance * probe_ * (np.asarray(moved, np.float64) - out) / step
 
 
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
-            wiener: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+            wiener: tuple[np.ndarray, np.ndarray] | None = None,
+            pixel_size_nm: float | None = None) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration, its pilot Wiener filter and
     Gaussian filters of a frame.
 
@@ -139,25 +225,36 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The pilot Wiener filter (:mod:`~tem_denoise.engine.pilot_wiener`) of ``noisy`` with the
         network's restoration as pilot, and of the probed frame with ``moved`` as pilot: a further
         candidate, its divergence (pilot included) estimated by the same probe.
+    pixel_size_nm : float, optional
+        The frame's pixel size (nm): the weights then vary with the restoration's structure map
+        (:func:`structure_map`); one set of weights for the frame when None.
 
     Returns
     -------
     (ndarray (y, x) float32, dict)
-        The output in the frame's units, and the weights: ``network``, ``wiener`` (with
-        ``wiener`` given), ``gaussians`` (their sum) and ``frame`` (one minus the others).
+        The output in the frame's units, and the weights (frame means): ``network``,
+        ``wiener`` (with ``wiener`` given), ``gaussians`` (their sum) and ``frame`` (one minus
+        the others).
     """
     y = np.asarray(noisy, dtype=np.float32)
     variance = noise_variance(y, level) if variance is None else variance
-    total = float(variance.sum())
     learned = [(np.asarray(restored, np.float32), moved)] + ([wiener] if wiener is not None else [])
     candidates = [out for out, _ in learned] + [ndimage.gaussian_filter(y, s, mode="reflect") for s in SIGMAS_PX]
-    divergences = np.array([_divergence(variance, probe_, out, shifted, step) for out, shifted in learned]
-                           + [gaussian_divergence(s) * total for s in SIGMAS_PX])
+    divergences = ([_divergence_map(variance, probe_, out, shifted, step) for out, shifted in learned]
+                   + [gaussian_divergence(s) for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
-    weights = let_weights(_gram(residuals), total - divergences)
+    centred = change = None
+    if pixel_size_nm is not None:
+        structure, reference = structure_map(restored, pixel_size_nm)
+        moved_map, _ = structure_map(moved, pixel_size_nm, reference)
+        centred, change = structure - structure.mean(), variance * probe_ * (moved_map - structure) / step
+    floor = EIGEN_FLOOR * float(np.sum(variance))
+    weights = nested_weights(*_let_system(residuals, divergences, variance, centred, change), len(residuals), floor)
+    k = len(residuals)
     out = y.astype(np.float64)
-    for w, r in zip(weights, residuals, strict=True):
-        out += w * r
+    for i, r in enumerate(residuals):
+        out += (weights[i] if centred is None else weights[i] + weights[k + i] * centred) * r
+    weights = weights[:k]  # the modulated weights average to zero over the frame
     record = {"network": float(weights[0]), **({"wiener": float(weights[1])} if wiener is not None else {}),
               "gaussians": float(weights[len(learned):].sum()), "frame": float(1.0 - weights.sum())}
     return out.astype(np.float32), record

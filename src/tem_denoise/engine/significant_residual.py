@@ -1,0 +1,85 @@
+"""Put back what a restoration removed that is not noise: a matched-filter test of the residual.
+
+A restoration that leans on what it has seen (a network trained on lattices, a Wiener filter
+whose gain a lattice's reflections set) pulls whatever departs from that towards it: a vacancy,
+a dopant, an adatom keeps only part of its contrast. What was removed is in the residual
+``noisy - restored``. Where the restoration is faithful the residual is noise, and its mean over
+a column-sized Gaussian (:data:`SIGMA_NM`) stays within that noise's spread; where signal was
+removed, the mean stands out. Each pixel's smoothed residual is measured in units of its own
+spread, ``z`` (the frame's noise variance, smoothed the same way; scaled over the frame by the
+median ``|z|`` when the noise is correlated or larger than stated, never below the stated
+noise), and put back with a weight that ramps from 0 at ``|z|`` = ``Z_RANGE[0]`` to 1 at
+``Z_RANGE[1]``.
+
+Pure noise passes the first threshold at 4.6 % of its pixels and then only in part, so the
+step changes a faithful restoration little; a removed column, a few standard deviations above
+the smoothed noise, comes back whole. The result is linear in the input like the restoration
+(an offset cancels in the residual, a gain scales residual and spread alike). What it changes
+on the outside benchmark is in docs/restoration.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+SIGMA_NM = 0.03
+"""Standard deviation (nm) of the Gaussian over which the residual is averaged: about a
+projected column's radius, the size of what a restoration erases (chosen with the outside
+benchmark's validation part among 0.015-0.08 nm, docs/restoration.md)."""
+MIN_SIGMA_PX = 0.7
+"""The Gaussian's standard deviation is at least this many pixels on coarse frames."""
+Z_RANGE = (2.0, 4.0)
+"""``|z|`` where the smoothed residual starts to be put back, and where it is put back whole."""
+MAD_TO_SD = 0.6745
+"""Median absolute value of a standard normal variable."""
+
+
+def smoothed_residual(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
+                      pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray]:
+    """The residual ``noisy - restored`` averaged over a Gaussian of :data:`SIGMA_NM`, and its
+    size in units of the noise's spread there, ``z`` (both ``(y, x)`` float64).
+
+    ``variance`` is the per-pixel noise variance of ``noisy`` (units squared). The spread of a
+    Gaussian mean of white noise is ``sqrt(g**2 * variance)``; ``z`` is further divided by the
+    frame's robust spread of ``z`` (median ``|z|`` / :data:`MAD_TO_SD`) where that exceeds 1,
+    which covers noise the detector correlates and noise larger than ``variance`` states.
+    """
+    sigma = max(SIGMA_NM / pixel_size_nm, MIN_SIGMA_PX)
+    residual = ndimage.gaussian_filter(np.asarray(noisy, np.float64) - restored, sigma, mode="reflect")
+    # g**2 is a Gaussian of sigma / sqrt(2) whose weights sum to 1 / (4 pi sigma**2)
+    spread = np.sqrt(ndimage.gaussian_filter(np.asarray(variance, np.float64), sigma / np.sqrt(2), mode="reflect")
+                     / (4 * np.pi * sigma**2))
+    z = residual / np.maximum(spread, 1e-30)
+    return residual, z / max(float(np.median(np.abs(z))) / MAD_TO_SD, 1.0)
+
+
+def weights(z: np.ndarray) -> np.ndarray:
+    """Share of the smoothed residual put back at each pixel: 0 below ``Z_RANGE[0]``, 1 above
+    ``Z_RANGE[1]``, linear in ``|z|`` between."""
+    low, high = Z_RANGE
+    return np.clip((np.abs(z) - low) / (high - low), 0.0, 1.0)
+
+
+def put_back(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
+             pixel_size_nm: float) -> tuple[np.ndarray, float]:
+    """``restored`` with the significant part of its smoothed residual added back.
+
+    Parameters
+    ----------
+    noisy, restored : ndarray (y, x)
+        The raw frame and its restoration, same units and grid.
+    variance : ndarray (y, x)
+        Noise variance of every pixel of ``noisy`` (units squared).
+    pixel_size_nm : float
+        The frames' pixel size (nm).
+
+    Returns
+    -------
+    (ndarray (y, x) float32, float)
+        The corrected restoration and the share of its pixels that received any of the
+        residual (0-1).
+    """
+    residual, z = smoothed_residual(noisy, restored, variance, pixel_size_nm)
+    weight = weights(z)
+    return (restored + weight * residual).astype(np.float32), float(np.mean(weight > 0))
