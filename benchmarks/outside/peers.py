@@ -22,6 +22,11 @@ Method names (``run.py --methods``):
 ``tem_denoise:default``
     The model the project picks for the frame's modality
     (``tem_denoise.engine.counting.default_model_for``).
+``tem_denoise:calibrated``
+    The default, given the noise model a user would get from the Noise calibration dock:
+    vacuum stacks of the same camera (:data:`VACUUM_DOSE_FACTORS` times the frame's dose,
+    :data:`VACUUM_FRAMES` frames of :data:`VACUUM_SHAPE` each, drawn by ``dose_noise``) fitted by
+    ``calibrate_hrtem_vacuum``; camera frames only (raw counts need no calibration).
 ``py:<module>:<function>``
     Any importable ``function(noisy, pixel_size_nm, modality, dose) -> image`` (see
     score.evaluate), e.g. a model being trained; recomputed on every run.
@@ -264,8 +269,47 @@ def engine_fingerprint() -> str:
     return hashlib.sha1(b"".join(part.read_bytes() for part in parts)).hexdigest()[:6]
 
 
+class TemDenoiseCalibrated(TemDenoiseModel):
+    """``tem_denoise:calibrated``: the default with a vacuum calibration of the frame's camera."""
+
+    def __init__(self):
+        super().__init__("default")
+        self.name = "tem_denoise:calibrated"
+
+    @property
+    def slug(self) -> str:
+        return super().slug.replace("tem_denoise-default", "tem_denoise-calibrated", 1)
+
+    def applies_to(self, frame) -> bool:
+        return frame.variant == "camera"
+
+    def denoise(self, frame):
+        from tem_denoise.physics.calibration import calibrate_hrtem_vacuum
+        from tem_denoise.physics.noise_level import level_from_model
+
+        import dose_noise
+
+        vacuum = np.ones(VACUUM_SHAPE)
+        stacks = [np.stack([dose_noise.noisy_frame(vacuum, frame.pixel_size_nm, factor * frame.dose, "camera",
+                                                   dose_noise.frame_seed(f"{frame.frame_id}.vacuum.{factor}.{t}"))
+                            for t in range(VACUUM_FRAMES)]) for factor in VACUUM_DOSE_FACTORS]
+        model, _ = calibrate_hrtem_vacuum(stacks)
+        name = self.model_for(frame)
+        out = self._denoiser(name).denoise(frame.noisy.astype(np.float32), pixel_size_nm=frame.pixel_size_nm,
+                                           noise=level_from_model(model))
+        law = f"sigma = {model.k:.3g} I + {model.b:.3g}"
+        return np.asarray(out, np.float32).reshape(frame.noisy.shape), f"{name}, calibrated ({law})"
+
+
+VACUUM_DOSE_FACTORS = (0.5, 1.0, 2.0)
+VACUUM_FRAMES = 8
+VACUUM_SHAPE = (128, 128)
+
+
 def make_method(name: str) -> Method:
     """The :class:`Method` for a ``--methods`` entry."""
+    if name == "tem_denoise:calibrated":
+        return TemDenoiseCalibrated()
     if name == "noisy":
         return Noisy()
     if name == "gaussian":

@@ -12,7 +12,8 @@ from tem_denoise.engine.discrepancy import beam_dose, effective_dose, is_exact, 
 from tem_denoise.engine.pilot_wiener import filter_frame
 from tem_denoise.engine.significant_residual import put_back
 from tem_denoise.models.card import ModelCard
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel, level_from_model
+from tem_denoise.physics.noise_models import HRTEMNoise
 
 
 def lattice_counts(dose: float = 10.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -126,3 +127,19 @@ def test_frames_within_the_training_doses_run_without_a_warning(recwarn):
     denoiser.card.training = {"data": {"dose_range_e_per_px": [5.0, 500.0]}}
     denoiser.denoise(counts, pixel_size_nm=0.02)
     assert not [w for w in recwarn if issubclass(w.category, DoseWarning)]
+
+
+def test_a_calibrated_cameras_dose_is_read_from_its_law_and_held_to_the_training_range():
+    clean, counts = lattice_counts(dose=400.0)
+    frame = 2.5 * counts + 100.0
+    # the camera's calibrated law, sigma = k I + b, fitted to 2.5 sqrt(N) around 400 e-/px (I = 2.5 N + 100)
+    k = 2.5 / (2 * np.sqrt(400.0)) / 2.5
+    model = HRTEMNoise(k=k, b=2.5 * np.sqrt(400.0) - k * (2.5 * 400.0 + 100.0), sigma_c=0.0)
+    level = level_from_model(model)
+    assert 300 < effective_dose(frame, level) < 500  # electrons per pixel, from the law's local slope
+    assert beam_dose(frame, NoiseLevel(0.0, 0.0, "calibration", HRTEMNoise(k=0.0, b=3.0, sigma_c=0.0))) is None
+    denoiser = flattening_denoiser()
+    denoiser.card.training = {"data": {"dose_range_e_per_px": [0.5, 50.0]}}
+    with pytest.warns(DoseWarning, match="trained on doses up to 50 e-/px"):
+        denoiser.denoise(frame, pixel_size_nm=0.02, noise=level)
+    assert denoiser.provenance()["last_run"]["discrepancy"]["frames_limited"] == 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tem_denoise.physics.noise_level import POISSON, NoiseLevel, sigma_map
+from tem_denoise.physics.noise_level import POISSON, NoiseLevel, local_mean, sigma_map
 
 BEAM_PERCENTILE = 99.5
 """Percentile of the smoothed frame taken as the beam's level (vacuum in HRTEM, the brightest
@@ -41,16 +41,25 @@ def noise_variance(frame: np.ndarray, level: NoiseLevel) -> np.ndarray:
 
 
 def _dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None, reduce) -> float | None:
-    """``reduce(variance) / gain**2`` in electrons per pixel; None without a signal-dependent law."""
-    if level.model is not None or level.gain <= 0:
-        return None
+    """``reduce(variance / gain**2)`` in electrons per pixel, ``gain`` the law's change of
+    variance per unit of intensity (for a calibrated model, its local slope at each pixel's
+    smoothed intensity); None without a signal-dependent law."""
     variance = noise_variance(frame, level) if variance is None else variance
-    return float(reduce(variance)) / level.gain**2
+    if level.model is None:
+        return float(reduce(variance)) / level.gain**2 if level.gain > 0 else None
+    intensity = local_mean(np.asarray(frame, dtype=np.float32)).astype(np.float64)
+    step = 1e-3 * max(float(np.mean(np.abs(intensity))), 1e-12)
+    slope = (level.sigma(intensity + step).astype(np.float64) ** 2
+             - level.sigma(intensity - step).astype(np.float64) ** 2) / (2 * step)
+    if float(np.median(slope)) <= 0:
+        return None
+    return float(reduce(variance / np.maximum(slope, 1e-30) ** 2))
 
 
 def effective_dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> float | None:
     """Electrons per pixel that would give ``frame`` its noise, ``mean(variance) / gain**2``
-    (the mean count for raw counts); None for a calibrated model's own law."""
+    (the mean count for raw counts; a calibrated model's law gives its local slope as ``gain``);
+    None for a law with no signal-dependent part."""
     return _dose(frame, level, variance, np.mean)
 
 
@@ -58,7 +67,7 @@ def beam_dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None 
     """Electrons per pixel at the beam's level of ``frame``: its noise variance (read at the
     smoothed intensity) at the :data:`BEAM_PERCENTILE` th percentile over ``gain**2``, the count
     itself for raw counts; the quantity a card's ``dose_range_e_per_px`` states. None for a
-    calibrated model's own law or a noise law with no signal-dependent part."""
+    noise law with no signal-dependent part."""
     return _dose(frame, level, variance, lambda v: np.percentile(v, BEAM_PERCENTILE))
 
 
