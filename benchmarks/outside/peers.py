@@ -284,10 +284,9 @@ class TemDenoiseCalibrated(TemDenoiseModel):
         return frame.variant == "camera"
 
     def denoise(self, frame):
+        import dose_noise
         from tem_denoise.physics.calibration import calibrate_hrtem_vacuum
         from tem_denoise.physics.noise_level import level_from_model
-
-        import dose_noise
 
         vacuum = np.ones(VACUUM_SHAPE)
         stacks = [np.stack([dose_noise.noisy_frame(vacuum, frame.pixel_size_nm, factor * frame.dose, "camera",
