@@ -115,35 +115,35 @@ def gaussian_divergence(sigma_px: float) -> float:
 
 
 def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.ndarray,
-                centred: np.ndarray | None = None, change: np.ndarray | None = None
+                modulation: tuple[np.ndarray, np.ndarray] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SURE's quadratic system for the bases ``r_k`` (and ``centred * r_k`` with a structure
-    map), accumulated in float64 by blocks of rows: the Gram matrix, the linear terms
-    ``sum m v (1 - div f_k) - sum v r_k dm/dy`` (``m`` = 1 or ``centred``) and their
-    estimate's covariance: that of the Monte-Carlo terms (the per-pixel terms' sum of products)
-    plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``).
+    """SURE's quadratic system for the bases ``B = r_k`` and, with a ``modulation``
+    ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel),
+    ``B = c r_k``; accumulated in float64 by blocks of rows. Returns the Gram matrix, the linear
+    terms ``sum_i v_i (c_i (1 - div f_k) - r_k dc_i/dy_i)`` (``c`` = 1 for the first bases),
+    and their estimate's covariance: that of the Monte-Carlo terms (their per-pixel products
+    summed) plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``).
 
     ``divergences``: per candidate, its per-pixel map of ``v div f_k`` (a Monte-Carlo
-    estimate) or, for a Gaussian filter, its exact constant ``div f_k``; ``change``: ``v dm/dy``
-    per pixel, read from the probed restoration's map."""
-    k = len(residuals) * (1 if centred is None else 2)
+    estimate) or, for a Gaussian filter, its exact constant ``div f_k``."""
+    k = len(residuals) * (1 if modulation is None else 2)
     gram, gains, covariance = np.zeros((k, k)), np.zeros(k), np.zeros((k, k))
     for start in range(0, residuals[0].shape[0], ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
         v = variance[rows].ravel().astype(np.float64)
         basis = np.stack([r[rows].ravel() for r in residuals]).astype(np.float64)
-        random = np.stack([d[rows].ravel() if isinstance(d, np.ndarray) else np.zeros_like(v) for d in divergences])
+        probed = np.stack([d[rows].ravel() if isinstance(d, np.ndarray) else np.zeros_like(v) for d in divergences])
         exact = np.stack([np.zeros_like(v) if isinstance(d, np.ndarray) else d * v for d in divergences])
-        weight = [np.ones_like(v)]
-        if centred is not None and change is not None:
-            c = centred[rows].ravel()
-            random = np.concatenate([random, random * c + basis * change[rows].ravel()])
-            basis, exact = np.concatenate([basis, basis * c]), np.concatenate([exact, exact * c])
-            weight.append(c)
+        scale = [np.ones_like(v)]
+        if modulation is not None:
+            centred, change = (m[rows].ravel() for m in modulation)
+            probed = np.concatenate([probed, probed * centred + basis * change])
+            basis, exact = np.concatenate([basis, basis * centred]), np.concatenate([exact, exact * centred])
+            scale.append(centred)
         gram += basis @ basis.T
-        covariance += random @ random.T + (basis * v) @ basis.T
-        gains += np.concatenate([np.full(len(residuals), float(np.sum(w * v))) for w in weight])
-        gains -= random.sum(axis=1) + exact.sum(axis=1)
+        covariance += probed @ probed.T + (basis * v) @ basis.T
+        gains += np.concatenate([np.full(len(residuals), float(np.sum(c * v))) for c in scale])
+        gains -= probed.sum(axis=1) + exact.sum(axis=1)
     return gram, gains, covariance
 
 
@@ -190,17 +190,6 @@ def let_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray | Non
         noise = np.sqrt(np.maximum(np.einsum("ij,ik,kj->j", vectors, covariance, vectors), 0.0))
         keep &= np.abs(projected) > SIGNIFICANCE * noise
     return vectors[:, keep] @ (projected[keep] / values[keep])
-
-
-def nested_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray, k: int, floor: float) -> np.ndarray:
-    """:func:`let_weights` for the first ``k`` bases (one weight per candidate), then for the
-    others (the structure map's) on what those leave: each set's directions tested on its own,
-    so that noisy map terms never unsettle the frame's weights."""
-    first = let_weights(gram[:k, :k], gain[:k], covariance[:k, :k], floor)
-    if len(gain) == k:
-        return first
-    rest = let_weights(gram[k:, k:], gain[k:] - gram[k:, :k] @ first, covariance[k:, k:], floor)
-    return np.concatenate([first, rest])
 
 
 def _divergence_map(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, moved: np.ndarray,
@@ -255,17 +244,17 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     divergences = ([_divergence_map(variance, probe_, out, shifted, step) for out, shifted in learned]
                    + [gaussian_divergence(s) for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
-    centred = change = None
+    modulation = None
     if pixel_size_nm is not None:
         structure, reference = structure_map(restored, pixel_size_nm)
         moved_map, _ = structure_map(moved, pixel_size_nm, reference)
-        centred, change = structure - structure.mean(), variance * probe_ * (moved_map - structure) / step
+        modulation = (structure - structure.mean(), variance * probe_ * (moved_map - structure) / step)
     floor = EIGEN_FLOOR * float(np.sum(variance))
-    weights = nested_weights(*_let_system(residuals, divergences, variance, centred, change), len(residuals), floor)
+    weights = let_weights(*_let_system(residuals, divergences, variance, modulation), floor)
     k = len(residuals)
     out = y.astype(np.float64)
     for i, r in enumerate(residuals):
-        out += (weights[i] if centred is None else weights[i] + weights[k + i] * centred) * r
+        out += (weights[i] if modulation is None else weights[i] + weights[k + i] * modulation[0]) * r
     weights = weights[:k]  # the modulated weights average to zero over the frame
     record = {"network": float(weights[0]), **({"wiener": float(weights[1])} if wiener is not None else {}),
               "gaussians": float(weights[len(learned):].sum()), "frame": float(1.0 - weights.sum())}
