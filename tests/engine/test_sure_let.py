@@ -80,6 +80,7 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     record = denoiser.provenance()["last_run"]["sure_let"]
     np.testing.assert_array_equal(out[0], out[1])  # a frame's output does not depend on its place in the stack
     assert record["frames"] == 2 and record["mean_weights"]["gaussians"] > 0.5
+    assert denoiser.provenance()["last_run"]["significant_residual"]["frames"] == 2  # then the residual step
     assert mse(out[0], clean) < 0.5 * mse(counts, clean)
     scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # no law given, none recognised
     assert "sure_let" not in denoiser.provenance()["last_run"]  # the network, then its pilot Wiener filter
