@@ -83,3 +83,17 @@ def test_the_engine_corrects_a_camera_frames_noise_and_records_its_spectrum():
     stem = Denoiser(Identity(), device="cpu", card=restore_card("STEM-HAADF"), tile=0)
     stem.denoise(frame.astype(np.float32), pixel_size_nm=PIXEL_NM)  # a scanned image: no detector blur
     assert stem.provenance()["last_run"]["adapter"]["noise_spectrum"] is None
+
+
+def test_a_calibrated_camera_keeps_its_law_and_gets_the_spectrums_shape():
+    from tem_denoise.physics.noise_level import level_from_model
+    from tem_denoise.physics.noise_models import HRTEMNoise
+
+    frame, noise = camera_frame(hrtem_intensity((256, 256)))
+    level = level_from_model(HRTEMNoise(k=0.0, b=float(np.std(noise)), sigma_c=0.0))  # the true pixel variance
+    denoiser = Denoiser(Identity(), device="cpu", card=restore_card("HRTEM"), tile=0)
+    out = denoiser.denoise(frame.astype(np.float32), pixel_size_nm=PIXEL_NM, noise=level)
+    adapter = denoiser.provenance()["last_run"]["adapter"]
+    assert adapter["noise"]["source"] == "calibration"  # the law is the calibration's, not raised
+    assert adapter["noise_spectrum"] is not None  # the pilot Wiener step still gets the blur's shape
+    assert np.mean((out - (frame - noise)) ** 2) < 0.5 * np.var(noise)

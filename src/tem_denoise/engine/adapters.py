@@ -240,21 +240,21 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
     (:func:`~tem_denoise.engine.counting.looks_like_counts` for low-dose counting data,
     :func:`~tem_denoise.physics.noise_level.is_poisson` at any dose), else estimated
     (:func:`~tem_denoise.physics.noise_level.estimate_level`). For a ``camera`` (HRTEM) image
-    whose estimated noise the detector's blur correlates, the estimate is raised to every
-    pixel's variance and the adapter keeps the noise spectrum's shape
-    (:func:`~tem_denoise.physics.noise_spectrum.estimate_spectrum`).
+    whose noise the detector's blur correlates, the adapter keeps the noise spectrum's shape
+    (:func:`~tem_denoise.physics.noise_spectrum.estimate_spectrum`), with a calibrated level
+    too; an estimated level is then raised to every pixel's variance.
     """
     from tem_denoise.engine.counting import (
         looks_like_counts,  # counting imports this module
     )
 
     frames = [as_float32(f, "a sampled frame") for f in sample_frames(stack, 4)]
-    spectrum = None
+    calibrated = level is not None
     if level is None:
         level = POISSON if looks_like_counts(np.stack(frames)) or is_poisson(frames) else estimate_level(frames)
-        spectrum = estimate_spectrum(frames, pixel_size_nm) if camera and level is not POISSON else None
-        if spectrum is not None:
-            level = _with_pixel_variance(level, spectrum.variance, float(np.mean(frames)))
+    spectrum = estimate_spectrum(frames, pixel_size_nm) if camera and level is not POISSON else None
+    if spectrum is not None and not calibrated:
+        level = _with_pixel_variance(level, spectrum.variance, float(np.mean(frames)))
     low, span = restore_scale(frames)
     return RestoreAdapter(factor_for(pixel_size_nm, working_nm), level, low, span, tuple(frames[0].shape), spectrum,
                           pixel_size_nm)
