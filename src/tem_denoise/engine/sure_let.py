@@ -126,25 +126,33 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
 
     ``divergences``: per candidate, its per-pixel map of ``v div f_k`` (a Monte-Carlo
     estimate) or, for a Gaussian filter, its exact constant ``div f_k``."""
-    k = len(residuals) * (1 if modulation is None else 2)
-    gram, gains, covariance = np.zeros((k, k)), np.zeros(k), np.zeros((k, k))
+    n = len(residuals)
+    probed_at = [i for i, d in enumerate(divergences) if isinstance(d, np.ndarray)]
+    exact = np.array([0.0 if isinstance(d, np.ndarray) else d for d in divergences])
+    k = n * (1 if modulation is None else 2)
+    gram, noise, covariance = np.zeros((k, k)), np.zeros((k, k)), np.zeros((k, k))
+    sums = np.zeros(2)  # sum v, sum c v
+    probed_sums = np.zeros(k)
+    rows_probed = probed_at + ([] if modulation is None else list(range(n, 2 * n)))
     for start in range(0, residuals[0].shape[0], ROW_BLOCK):
         rows = slice(start, start + ROW_BLOCK)
         v = variance[rows].ravel().astype(np.float64)
         basis = np.stack([r[rows].ravel() for r in residuals]).astype(np.float64)
-        probed = np.stack([d[rows].ravel() if isinstance(d, np.ndarray) else np.zeros_like(v) for d in divergences])
-        exact = np.stack([np.zeros_like(v) if isinstance(d, np.ndarray) else d * v for d in divergences])
-        scale = [np.ones_like(v)]
+        probed = np.stack([divergences[i][rows].ravel() for i in probed_at]).reshape(len(probed_at), -1)
+        sums[0] += float(np.sum(v))
         if modulation is not None:
             centred, change = (m[rows].ravel() for m in modulation)
-            probed = np.concatenate([probed, probed * centred + basis * change])
-            basis, exact = np.concatenate([basis, basis * centred]), np.concatenate([exact, exact * centred])
-            scale.append(centred)
+            modulated = basis * change
+            modulated[probed_at] += probed * centred
+            probed = np.concatenate([probed, modulated])
+            basis = np.concatenate([basis, basis * centred])
+            sums[1] += float(np.sum(centred * v))
         gram += basis @ basis.T
-        covariance += probed @ probed.T + (basis * v) @ basis.T
-        gains += np.concatenate([np.full(len(residuals), float(np.sum(c * v))) for c in scale])
-        gains -= probed.sum(axis=1) + exact.sum(axis=1)
-    return gram, gains, covariance
+        noise += (basis * v) @ basis.T
+        covariance[np.ix_(rows_probed, rows_probed)] += probed @ probed.T
+        probed_sums[rows_probed] += probed.sum(axis=1)
+    gains = np.concatenate([(1.0 - exact) * sums[0]] + ([] if modulation is None else [(1.0 - exact) * sums[1]]))
+    return gram, gains - probed_sums, covariance + noise
 
 
 def _smoothed(image: np.ndarray, sigma: float) -> np.ndarray:
