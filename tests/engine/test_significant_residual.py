@@ -94,3 +94,13 @@ def test_the_engine_puts_back_what_a_restoration_removed_and_records_it():
     denoiser.denoise(counts, pixel_size_nm=PIXEL_NM)
     record = denoiser.provenance()["last_run"]["significant_residual"]
     assert record["frames"] == 1 and 0 <= record["mean_share_px"] < 0.2
+
+
+def test_offsets_of_whole_columns_are_not_put_back():
+    rng = np.random.default_rng(7)
+    clean = columns()
+    offsets = rng.normal(0.0, 3.0 * np.sqrt(clean.mean()), (1, clean.shape[1]))  # a camera's column noise
+    noisy = rng.poisson(clean) + offsets
+    out, share = put_back(noisy, clean, clean, PIXEL_NM)  # a restoration that removed them all
+    assert np.std(out - clean) < 0.05 * np.std(offsets)
+    assert share < 0.1

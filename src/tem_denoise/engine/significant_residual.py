@@ -24,12 +24,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from tem_denoise.engine.pilot_wiener import line_noise
+
 SIGMA_NM = 0.03
 """Standard deviation (nm) of the Gaussian over which the residual is averaged: about a
 projected column's radius, the size of what a restoration erases (chosen with the outside
 benchmark's validation part among 0.015-0.08 nm, docs/restoration.md)."""
-MIN_SIGMA_PX = 0.7
-"""The Gaussian's standard deviation is at least this many pixels on coarse frames."""
+MIN_SIGMA_PX = 1.5
+"""The Gaussian's standard deviation is at least this many pixels on coarse frames: a test over
+fewer pixels puts back single noisy pixels (at 0.7 px, salt-and-pepper specks on the 70 pm/px
+demo movie, and twice the columns invented in the outside benchmark's low-dose vacuum)."""
 Z_RANGE = (2.0, 4.0)
 """``|z|`` where the smoothed residual starts to be put back, and where it is put back whole."""
 MAD_TO_SD = 0.6745
@@ -62,6 +66,21 @@ def noise_spread(variance: np.ndarray, sigma: float) -> np.ndarray:
     return np.sqrt(local * rows[:, None] * columns[None, :])
 
 
+def _without_line_offsets(residual: np.ndarray, noisy: np.ndarray, restored: np.ndarray,
+                          variance: np.ndarray) -> np.ndarray:
+    """``residual`` less its row means and its column means where the frame carries offsets
+    shared by whole rows (STEM scan lines) or columns (camera columns) at least as large as
+    its pixel noise's share of a line mean (:func:`~tem_denoise.engine.pilot_wiener.line_noise`):
+    noise the restoration rightly removed, which would otherwise stand out as streaks."""
+    rows, columns = line_noise(noisy, restored, variance)
+    pixel = float(np.mean(variance))
+    if rows > pixel / residual.shape[1]:
+        residual = residual - residual.mean(axis=1, keepdims=True)
+    if columns > pixel / residual.shape[0]:
+        residual = residual - residual.mean(axis=0, keepdims=True)
+    return residual
+
+
 def smoothed_residual(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
                       pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray]:
     """The residual ``noisy - restored`` averaged over a Gaussian of :data:`SIGMA_NM`, and its
@@ -73,7 +92,8 @@ def smoothed_residual(noisy: np.ndarray, restored: np.ndarray, variance: np.ndar
     the detector correlates and noise larger than ``variance`` states.
     """
     sigma = max(SIGMA_NM / pixel_size_nm, MIN_SIGMA_PX)
-    residual = ndimage.gaussian_filter(np.asarray(noisy, np.float64) - restored, sigma, mode="reflect")
+    residual = _without_line_offsets(np.asarray(noisy, np.float64) - restored, noisy, restored, variance)
+    residual = ndimage.gaussian_filter(residual, sigma, mode="reflect")
     z = residual / np.maximum(noise_spread(variance, sigma), 1e-30)
     return residual, z / max(float(np.median(np.abs(z))) / MAD_TO_SD, 1.0)
 
