@@ -278,7 +278,8 @@ class TemDenoiseCalibrated(TemDenoiseModel):
 
     @property
     def slug(self) -> str:
-        return super().slug.replace("tem_denoise-default", "tem_denoise-calibrated", 1)
+        recipe = f"{len(VACUUM_DOSE_FACTORS)}x{VACUUM_FRAMES}x{VACUUM_SHAPE[0]}"  # the vacuum stacks
+        return f"tem_denoise-calibrated-{recipe}-{registry_fingerprint()}-{engine_fingerprint()}"
 
     def applies_to(self, frame) -> bool:
         return frame.variant == "camera"

@@ -245,10 +245,10 @@ class Denoiser:
         same results to float rounding). Only for a model the engine loaded itself (``owned``),
         not one it was handed (a network being trained, whose layout stays its trainer's); not on
         GPUs, where it was not measured."""
-        import torch
-
         if not (owned and self.is_torch and self.device.type == "cpu" and family_of(self.card).channels_last):
             return False
+        import torch
+
         self.model.to(memory_format=torch.channels_last)
         return True
 

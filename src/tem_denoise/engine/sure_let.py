@@ -138,7 +138,7 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
         rows = slice(start, start + ROW_BLOCK)
         v = variance[rows].ravel().astype(np.float64)
         basis = np.stack([r[rows].ravel() for r in residuals]).astype(np.float64)
-        probed = np.stack([divergences[i][rows].ravel() for i in probed_at]).reshape(len(probed_at), -1)
+        probed = np.array([divergences[i][rows].ravel() for i in probed_at]).reshape(len(probed_at), v.size)
         sums[0] += float(np.sum(v))
         if modulation is not None:
             centred, change = (m[rows].ravel() for m in modulation)
