@@ -212,6 +212,32 @@ def test_the_engines_ffts_use_the_threads_torch_is_given():
         torch.set_num_threads(threads)
 
 
+def test_filters_run_two_at_a_time_on_the_thread_budget_with_the_same_results():
+    import threading
+
+    from scipy import fft, ndimage
+
+    from tem_denoise.engine.device import run_threaded
+
+    image = np.random.default_rng(0).random((64, 64))
+    threads = []
+
+    def smoothed(sigma):
+        threads.append(threading.get_ident())
+        return ndimage.gaussian_filter(image, sigma)
+
+    calls = [lambda s=s: smoothed(s) for s in (0.5, 1.0, 2.0, 4.0)]
+    serial = run_threaded(calls)  # scipy's default: one worker, in this thread
+    assert set(threads) == {threading.get_ident()}
+    threads.clear()
+    with fft.set_workers(2):
+        parallel = run_threaded(calls)
+    assert threading.get_ident() not in threads
+    for one, other, sigma in zip(serial, parallel, (0.5, 1.0, 2.0, 4.0), strict=True):
+        np.testing.assert_array_equal(one, other)
+        np.testing.assert_array_equal(one, ndimage.gaussian_filter(image, sigma))  # in order
+
+
 def test_device_and_precision_choices():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")

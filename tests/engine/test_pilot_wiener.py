@@ -16,6 +16,8 @@ from tem_denoise.engine.pilot_wiener import (
     _taper,
     filter_frame,
     line_noise,
+    significant_lines,
+    whole_frame,
     window_for,
 )
 from tem_denoise.models.card import ModelCard
@@ -154,3 +156,44 @@ def test_the_engine_records_no_filter_on_frames_too_narrow_for_its_windows():
     counts = np.random.default_rng(8).poisson(0.5, (12, 40)).astype(np.float32)
     out = denoiser.denoise(counts, pixel_size_nm=0.02)
     assert "pilot_wiener" not in denoiser.provenance()["last_run"] and out.shape == counts.shape
+
+
+def test_the_whole_frame_filter_gives_back_a_clean_frame_and_is_linear():
+    clean, _, _ = lattice_with_vacancy((96, 130))
+    np.testing.assert_allclose(whole_frame(clean, clean, np.zeros_like(clean)), clean, atol=1e-3 * clean.max())
+    counts = np.random.default_rng(9).poisson(clean).astype(np.float32)
+    pilot, variance = ndimage.gaussian_filter(counts, 1.0), np.maximum(clean, 0.1)
+    out = whole_frame(counts, pilot, variance)
+    assert out.shape == counts.shape and out.dtype == np.float32
+    moved = whole_frame(2.5 * counts - 40.0, 2.5 * pilot - 40.0, 2.5**2 * variance)
+    np.testing.assert_allclose(moved, 2.5 * out - 40.0, atol=1e-3 * float(np.ptp(out)) * 2.5)
+
+
+def test_over_a_whole_perfect_lattice_one_gain_removes_more_noise_than_windows():
+    y, x = np.mgrid[:256, :256]
+    clean = 5.0 * (0.05 + sum(np.exp(-((y - r) ** 2 + (x - c) ** 2) / (2 * 1.5**2))
+                              for r in np.arange(4.0, 256, 8) for c in np.arange(4.0, 256, 8)))
+    counts = np.random.default_rng(10).poisson(clean).astype(np.float32)
+    pilot = ndimage.gaussian_filter(counts, 1.0)
+    variance = np.maximum(ndimage.uniform_filter(counts, 9), 0.1)
+    assert mse(whole_frame(counts, pilot, variance), clean) < 0.7 * mse(filter_frame(counts, pilot, variance), clean)
+
+
+def test_only_line_offsets_above_the_pixel_noise_share_of_a_line_mean_count(monkeypatch):
+    rng = np.random.default_rng(11)
+    clean, _, _ = lattice_with_vacancy((256, 256), dose=50.0)
+    counts = rng.poisson(clean).astype(np.float64)
+    offsets = rng.normal(0.0, 2.0, (256, 1))
+    rows, columns = significant_lines(counts + offsets, clean, clean)
+    assert rows == pytest.approx(line_noise(counts + offsets, clean, clean)[0]) and columns == 0.0
+    faint = counts + rng.normal(0.0, 0.05, (256, 1))  # offsets far below the noise of a row's mean
+    assert significant_lines(faint, clean, clean) == (0.0, 0.0)
+
+    def stripes(out):
+        return float(np.std((out - clean).mean(axis=1)))
+
+    pilot = clean + 0.5 * offsets  # a restoration that removed half of the stripes
+    modelled = whole_frame(counts + offsets, pilot, clean)
+    monkeypatch.setattr(pilot_wiener, "significant_lines", lambda *args: (0.0, 0.0))
+    white_only = whole_frame(counts + offsets, pilot, clean)
+    assert stripes(modelled) < 0.75 * stripes(white_only)

@@ -76,7 +76,7 @@ def test_correlated_noise_sets_its_own_scale():
     blurred_noise = np.sqrt(clean) * rng.standard_normal(clean.shape)
     # correlated noise: per pixel 0.32 of the stated variance, but 3.6 times it after the 0.03 nm Gaussian
     blurred_noise = ndimage.gaussian_filter(blurred_noise, 1.0) * 2.0
-    _, z = smoothed_residual(clean + blurred_noise, clean, clean, PIXEL_NM)
+    _, z, _ = smoothed_residual(clean + blurred_noise, clean, clean, PIXEL_NM)
     assert 0.8 < np.median(np.abs(z)) / 0.6745 < 1.2  # scaled back to unit spread
     assert np.mean(weights(z) > 0) < 0.1
 
@@ -104,3 +104,33 @@ def test_offsets_of_whole_columns_are_not_put_back():
     out, share = put_back(noisy, clean, clean, PIXEL_NM)  # a restoration that removed them all
     assert np.std(out - clean) < 0.05 * np.std(offsets)
     assert share < 0.1
+
+
+def test_a_faint_vacancy_the_network_shows_and_the_frame_backs_comes_back():
+    clean = columns(missing=(85, 85))  # the truth: a vacancy at (85, 85), which the network shows
+    painted = columns()  # the filters painted the lattice over it
+    frame = 0.5 * (clean + painted)  # the frame shows half of it (its noise filled the rest)
+    _, z, _ = smoothed_residual(frame, painted, np.ones_like(clean), PIXEL_NM)
+    variance = np.full(clean.shape, (np.abs(z).max() / 1.9) ** 2)  # 1.9 sd at most: not enough alone
+    site = (slice(80, 91), slice(80, 91))
+    shown = painted[site].mean() - frame[site].mean()
+    alone, _ = put_back(frame, painted, variance, PIXEL_NM)
+    witnessed, share = put_back(frame, painted, variance, PIXEL_NM, network=clean)
+    np.testing.assert_allclose(alone, painted, atol=1e-4)
+    # part of what the frame shows comes back (smoothed over 0.03 nm, weighted by how far it stands out)
+    assert 0.15 * shown < painted[site].mean() - witnessed[site].mean() < 0.6 * shown
+    assert 0 < share < 0.05
+    # and the witness keeps the step linear in the input
+    gain, offset = 2.0, 30.0
+    moved, _ = put_back(gain * frame + offset, gain * painted + offset, gain**2 * variance, PIXEL_NM,
+                        network=gain * clean + offset)
+    np.testing.assert_allclose(moved, gain * witnessed + offset, rtol=1e-5, atol=1e-3)
+
+
+def test_a_vacancy_the_network_invents_and_the_frame_does_not_back_stays_out():
+    painted = columns(dose=20.0)  # the truth: an intact lattice
+    invented = columns(missing=(85, 85), dose=20.0)  # a network that removed a column
+    noisy = np.random.default_rng(6).poisson(painted).astype(np.float64)
+    out, _ = put_back(noisy, painted, painted, PIXEL_NM, network=invented)
+    site = (slice(80, 91), slice(80, 91))
+    assert abs(out[site].mean() - painted[site].mean()) < 0.1 * (painted[site].mean() - invented[site].mean())

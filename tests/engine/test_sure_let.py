@@ -159,3 +159,24 @@ def test_the_map_terms_match_the_divergence_taken_pixel_by_pixel():
         _, gains, _ = _let_system([restored - counts], [divergence], variance, (centred, change))
         estimates.append(-gains[1])  # SURE's linear term is minus sum v d(c r)/dy
     assert np.mean(estimates) == pytest.approx(exact, rel=0.1, abs=0.05 * np.std(estimates))
+
+
+def test_pilot_filters_enter_as_candidates_weighed_by_the_risk_estimate():
+    from tem_denoise.engine.pilot_wiener import filter_frame, whole_frame
+
+    y, x = np.mgrid[:192, :192]
+    clean = 5.0 * (1.0 + 0.8 * np.cos(2 * np.pi * x / 6) * np.cos(2 * np.pi * y / 6))  # a perfect lattice
+    counts = np.random.default_rng(3).poisson(clean).astype(np.float32)
+    network = lambda frame: ndimage.gaussian_filter(frame, 1.0)  # noqa: E731 - a poor restoration
+    probes, steps = probe(counts[None], POISSON)
+    probed = counts + float(steps[0]) * probes[0]
+    out, moved = network(counts), network(probed)
+    variance = noise_variance(counts, POISSON)
+    filters = {name: (fn(counts, out, variance), fn(probed, moved, variance))
+               for name, fn in (("wiener", filter_frame), ("whole_frame_wiener", whole_frame))}
+    args = (counts, out, moved, probes[0], float(steps[0]), POISSON, variance)
+    without, _ = combine(*args, pixel_size_nm=0.05)
+    with_filters, weights = combine(*args, filters, pixel_size_nm=0.05)
+    assert set(weights) == {"network", "wiener", "whole_frame_wiener", "gaussians", "frame"}
+    assert weights["whole_frame_wiener"] > 0.3 and weights["network"] < 0.3  # the filters win
+    assert mse(with_filters, clean) < 0.5 * mse(without, clean)

@@ -28,6 +28,7 @@ import importlib.metadata
 import time
 import warnings
 from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ import numpy as np
 from tem_denoise.arrays import as_float32, check_image
 from tem_denoise.engine import discrepancy, pilot_wiener, significant_residual, sure_let
 from tem_denoise.engine.adapters import RestoreAdapter, fit_adapter, fit_restore_adapter
-from tem_denoise.engine.device import configure, describe_device, fft_threads, resolve_device
+from tem_denoise.engine.device import configure, describe_device, fft_threads, resolve_device, run_threaded
 from tem_denoise.engine.temporal import read_windows
 from tem_denoise.engine.tiling import TileGrid, iter_tiled
 from tem_denoise.memory import require, require_frame
@@ -152,10 +153,10 @@ def _require_memory(frames, window: int, out, restore: bool) -> None:
     Per frame: ``window`` float32 input frames, the adapted copy, the padded frame, the tiled
     output and its blend weights (about ``window + 5`` float32 copies) and, for a restoration
     model, the pilot Wiener step's working copies
-    (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`); the output stack when it is
-    allocated here.
+    (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`) twice over (the SURE-LET step filters
+    a frame and its probed copy at once); the output stack when it is allocated here.
     """
-    require_frame(frames.shape, 4 * (window + 5) + (pilot_wiener.BYTES_PER_PX if restore else 0), "denoising")
+    require_frame(frames.shape, 4 * (window + 5) + (2 * pilot_wiener.BYTES_PER_PX if restore else 0), "denoising")
     if out is None:
         require(4.0 * np.prod(frames.shape, dtype=np.float64), "the denoised stack in memory",
                 "pass out=np.memmap(...) to stream it to disk, or denoise fewer frames at a time")
@@ -537,13 +538,14 @@ class Denoiser:
         """Restored ``(F, y, x)`` frames checked against the noise of their raw ``frames``.
 
         Raw counts of a few electrons per pixel or more are combined with their pilot Wiener
-        filter (:mod:`~tem_denoise.engine.pilot_wiener`) and Gaussian filters by
+        filters (:mod:`~tem_denoise.engine.pilot_wiener`, in windows and over the whole frame)
+        and Gaussian filters by
         :mod:`~tem_denoise.engine.sure_let`, with ``moved`` = (the restorations of the probed
         frames, the probes, their steps). Other counts, and frames less noisy than the model's
         training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`); every
         frame but those of the SURE-LET step then gets the pilot Wiener filter with the result as
-        pilot. Last, what the result removed beyond the noise is put back
-        (:mod:`~tem_denoise.engine.significant_residual`). ``variances`` are the frames' noise
+        pilot. Last, what the result removed beyond the noise is put back, and what the network's
+        restoration shows and the frame backs (:mod:`~tem_denoise.engine.significant_residual`). ``variances`` are the frames' noise
         variance maps, computed once for all of these.
         """
         if not isinstance(adapter, RestoreAdapter):
@@ -556,25 +558,38 @@ class Denoiser:
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
             if moved is not None and sure_let.applies(frame, level, variance):
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
-                wiener = (pilot_wiener.filter_frame(frame, out, variance, adapter.factor, adapter.spectrum),
-                          pilot_wiener.filter_frame(frame + step * probe_, shifted, variance, adapter.factor,
-                                                    adapter.spectrum)
-                          ) if sides[0] else None
-                out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, wiener,
+                network = out
+                filters = self._pilot_filters(frame, out, frame + step * probe_, shifted, variance,
+                                              adapter) if sides[0] else None
+                out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
                                                 adapter.pixel_size_nm)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
                     out, alpha = discrepancy.limit_to_noise(frame, out, level, variance)
                     self._alphas.append(alpha)
+                network = out
                 out = pilot_wiener.filter_frame(frame, out, variance, adapter.factor, adapter.spectrum)
             if sides[0]:
                 self._wiener_sides.append(sides)
             if adapter.pixel_size_nm is not None:
-                out, share = significant_residual.put_back(frame, out, variance, adapter.pixel_size_nm)
+                out, share = significant_residual.put_back(frame, out, variance, adapter.pixel_size_nm, network)
                 self._put_back.append(share)
             outputs.append(out)
         return np.stack(outputs)
+
+    @staticmethod
+    def _pilot_filters(frame: np.ndarray, out: np.ndarray, probed: np.ndarray, shifted: np.ndarray,
+                       variance: np.ndarray, adapter: RestoreAdapter) -> dict:
+        """The SURE-LET step's pilot Wiener candidates: in windows and over the whole frame, each
+        of the frame with the restoration ``out`` as pilot and of the ``probed`` frame with its
+        restoration ``shifted``; two at a time where the thread budget allows."""
+        filtered = run_threaded([
+            partial(pilot_wiener.filter_frame, frame, out, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.filter_frame, probed, shifted, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, frame, out, variance),
+            partial(pilot_wiener.whole_frame, probed, shifted, variance)])
+        return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}
 
     def _trained_doses(self) -> list | None:
         """The card's training dose range (e-/px at the beam's level), None when it states none."""

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -89,6 +94,19 @@ def fft_threads():
     from scipy import fft
 
     return fft.set_workers(torch.get_num_threads())
+
+
+def run_threaded(calls: list[Callable[[], T]]) -> list[T]:
+    """The results of ``calls`` (functions of no argument), in order, run at once on as many
+    threads as ``scipy.fft`` is given in this context (:func:`fft_threads`), or in turn on one.
+    For numpy and scipy work that releases the GIL: filters, FFTs."""
+    from scipy import fft
+
+    workers = min(fft.get_workers(), len(calls))
+    if workers <= 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 def describe_device(device) -> str:

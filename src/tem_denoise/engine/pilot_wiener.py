@@ -42,6 +42,14 @@ where the pilot shows it. Each pass takes frame and pilot relative to the pilot'
 :data:`OFFSET_PERCENTILE` th percentile, so an offset of the input moves the output the same
 way, and a gain changes signal and noise power alike: the output is linear in the input like
 the network's. What it changes on the outside benchmark is in docs/restoration.md.
+
+:func:`whole_frame` is the same filter with a single window, the whole frame: one gain for all
+of it, from the pilot's cosine transform (the Fourier transform of the frame mirrored at its
+edges, so a frame's borders do not wrap onto each other). Over a whole frame a lattice's
+reflections stand far higher above the noise than in a window, and everything between them is
+removed; a defect, an edge or vacuum beside the lattice are not local to it, so it is offered
+only where an unbiased risk estimate can weigh it against the windowed filter, region by
+region (:mod:`~tem_denoise.engine.sure_let`).
 """
 
 from __future__ import annotations
@@ -79,6 +87,11 @@ benchmark's validation part and the real Au frame (docs/restoration.md)."""
 BYTES_PER_PX = 104
 """Peak working memory of :func:`filter_frame` per frame pixel (tracemalloc on 1024² frames:
 95–102 bytes; about 25 float32 copies of the frame)."""
+WHOLE_FRAME_SMOOTH_BINS = 3
+"""Cosine coefficients (per side) over which :func:`whole_frame` averages the pilot's power: a
+reflection between coefficients puts its power into a few neighbours of alternating sign, which
+the average joins (1, 3, 5 and 7 were measured on the outside benchmark's validation part, and
+3 chosen: docs/restoration.md)."""
 MIN_WINDOW_PX = 16
 """Frames narrower than this are left as the pilot."""
 
@@ -150,6 +163,16 @@ def line_noise(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> tu
     return levels[0], levels[1]
 
 
+def significant_lines(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
+    """:func:`line_noise`'s variances, each set to 0 unless it reaches the pixel noise's own
+    share of a line mean (mean variance / line length): below that, what the measure finds is
+    more likely lattice rows the pilot missed than offsets of the scan or the camera."""
+    rows, columns = line_noise(noisy, pilot, variance)
+    pixel = float(np.mean(variance))
+    height, width = np.shape(noisy)
+    return (rows if rows > pixel / width else 0.0), (columns if columns > pixel / height else 0.0)
+
+
 def _line_power(side: int, rows: float, columns: float) -> np.ndarray:
     """``(side, side // 2 + 1)`` windowed noise power (rfft2 layout: ky, kx) of row offsets of
     variance ``rows`` and column offsets of variance ``columns`` under the sine taper: the
@@ -199,6 +222,15 @@ def windows_for(shape: tuple[int, int], scale: float = 1.0) -> tuple[int, int]:
     return window_for(shape, round(WINDOW_PX * scale)), window_for(shape, round(DETAIL_WINDOW_PX * scale))
 
 
+def _in_noise_units(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Frame, pilot and variance (float64) divided by the frame's mean noise standard deviation
+    (its range, or 1, without noise), and that unit: the filters work on numbers near one."""
+    variance = np.asarray(variance, np.float64)
+    unit = float(np.sqrt(np.mean(variance))) or float(np.ptp(pilot)) or 1.0
+    return np.asarray(noisy, np.float64) / unit, np.asarray(pilot, np.float64) / unit, variance / unit**2, unit
+
+
 def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, scale: float = 1.0,
                  spectrum: NoiseSpectrum | None = None) -> np.ndarray:
     """The noisy frame filtered by the Wiener gains the pilot's spectrum sets: windows of
@@ -226,12 +258,42 @@ def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, sca
         The filtered frame; ``pilot`` itself when the frame is narrower than
         :data:`MIN_WINDOW_PX`.
     """
-    variance = np.asarray(variance, np.float64)
-    unit = float(np.sqrt(np.mean(variance))) or float(np.ptp(pilot)) or 1.0  # work in noise units
-    noisy, pilot = np.asarray(noisy, np.float64) / unit, np.asarray(pilot, np.float64) / unit
-    variance = variance / unit**2
+    noisy, pilot, variance, unit = _in_noise_units(noisy, pilot, variance)
     lines = line_noise(noisy, pilot, variance)
     lattice_side, detail_side = windows_for(noisy.shape, scale)
     lattice = _stage(noisy, pilot, variance, lattice_side, lines, spectrum)
     detail = _stage(noisy - lattice, pilot - lattice, variance, detail_side, lines, spectrum)
     return ((lattice + detail) * unit).astype(np.float32)
+
+
+def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """The noisy frame filtered by one Wiener gain for the whole frame, set by the pilot's power
+    in the orthonormal cosine transform (averaged over :data:`WHOLE_FRAME_SMOOTH_BINS` ²
+    neighbouring coefficients) against the frame's mean noise variance, which white noise puts
+    into every coefficient; scan-line offsets (:func:`significant_lines`) are held back as in
+    :func:`filter_frame`. Frame and pilot are taken relative to the pilot's
+    :data:`OFFSET_PERCENTILE` th percentile, so the output is linear in the input.
+
+    Parameters
+    ----------
+    noisy, pilot, variance : ndarray (y, x)
+        The raw frame, an estimate of its noise-free version (same units and grid) and the
+        noise variance of every pixel (units squared).
+
+    Returns
+    -------
+    ndarray (y, x) float32
+    """
+    noisy, pilot, variance, unit = _in_noise_units(noisy, pilot, variance)
+    rows, columns = significant_lines(noisy, pilot, variance)
+    offset = float(np.percentile(pilot, OFFSET_PERCENTILE))
+    coefficients = fft.dctn((noisy - offset).astype(np.float32), norm="ortho")
+    power = ndimage.uniform_filter(fft.dctn((pilot - offset).astype(np.float32), norm="ortho") ** 2,
+                                   WHOLE_FRAME_SMOOTH_BINS, mode="nearest")
+    lines = np.zeros_like(power)  # offsets shared by a row are constant along x: all in the kx = 0 column
+    lines[:, 0] += np.float32(rows * noisy.shape[1])
+    lines[0, :] += np.float32(columns * noisy.shape[0])
+    power = np.maximum(power - lines, 0)
+    gain = power / (power + np.float32(np.mean(variance)) + lines + np.float32(1e-30))
+    filtered = fft.idctn(coefficients * gain, norm="ortho")
+    return ((filtered + np.float32(offset)) * np.float32(unit)).astype(np.float32)

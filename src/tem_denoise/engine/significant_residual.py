@@ -17,14 +17,26 @@ deviations above the smoothed noise, comes back (most of it: it returns smoothed
 is linear in the input like the restoration (an offset cancels in the residual, a gain scales
 residual and spread alike). What it changes on the outside benchmark is in
 docs/restoration.md.
+
+At low doses a vacancy's residual is often not significant on its own, yet the network, which
+has learnt what a missing column looks like, shows it before the filters that follow it pull it
+back to the lattice. The network's restoration is therefore a second witness: where the
+network departs from the result (smoothed the same way, in units of the same spread, ``z_net``)
+and the frame's residual departs the same way, the smaller of the two departures is put back,
+with a weight that ramps over :data:`WITNESS_Z_RANGE` in ``|z|`` times one that ramps over
+:data:`NETWORK_Z_RANGE` in ``|z_net|``. Neither witness alone is enough: the network may
+invent, and the frame alone is the test above.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy import ndimage
 
-from tem_denoise.engine.pilot_wiener import line_noise
+from tem_denoise.engine.device import run_threaded
+from tem_denoise.engine.pilot_wiener import significant_lines
 
 SIGMA_NM = 0.03
 """Standard deviation (nm) of the Gaussian over which the residual is averaged: about a
@@ -36,6 +48,11 @@ fewer pixels puts back single noisy pixels (at 0.7 px, salt-and-pepper specks on
 demo movie, and twice the columns invented in the outside benchmark's low-dose vacuum)."""
 Z_RANGE = (2.0, 4.0)
 """``|z|`` where the smoothed residual starts to be put back, and where it is put back whole."""
+WITNESS_Z_RANGE = (1.0, 2.0)
+"""``|z|`` over which the frame's residual backs a departure the network shows."""
+NETWORK_Z_RANGE = (1.0, 3.0)
+"""``|z_net|`` over which the network's departure from the result counts (both ranges chosen on
+the outside benchmark's validation part, docs/restoration.md)."""
 MAD_TO_SD = 0.6745
 """Median absolute value of a standard normal variable."""
 
@@ -70,44 +87,64 @@ def _without_line_offsets(residual: np.ndarray, noisy: np.ndarray, restored: np.
                           variance: np.ndarray) -> np.ndarray:
     """``residual`` less its row means and its column means where the frame carries offsets
     shared by whole rows (STEM scan lines) or columns (camera columns) at least as large as
-    its pixel noise's share of a line mean (:func:`~tem_denoise.engine.pilot_wiener.line_noise`):
+    its pixel noise's share of a line mean (:func:`~tem_denoise.engine.pilot_wiener.significant_lines`):
     noise the restoration rightly removed, which would otherwise stand out as streaks."""
-    rows, columns = line_noise(noisy, restored, variance)
-    pixel = float(np.mean(variance))
-    if rows > pixel / residual.shape[1]:
+    rows, columns = significant_lines(noisy, restored, variance)
+    if rows:
         residual = residual - residual.mean(axis=1, keepdims=True)
-    if columns > pixel / residual.shape[0]:
+    if columns:
         residual = residual - residual.mean(axis=0, keepdims=True)
     return residual
 
 
 def smoothed_residual(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
-                      pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray]:
-    """The residual ``noisy - restored`` averaged over a Gaussian of :data:`SIGMA_NM`, and its
-    size in units of the noise's spread there, ``z`` (both ``(y, x)`` float64).
+                      pixel_size_nm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The residual ``noisy - restored`` averaged over a Gaussian of :data:`SIGMA_NM`, its size
+    in units of the noise's spread there, ``z``, and that spread (all ``(y, x)`` float64).
 
     ``variance`` is the per-pixel noise variance of ``noisy`` (units squared); the spread is
     :func:`noise_spread`. ``z`` is further divided by the frame's robust
     spread of ``z`` (median ``|z|`` / :data:`MAD_TO_SD`) where that exceeds 1, which covers noise
     the detector correlates and noise larger than ``variance`` states.
     """
-    sigma = max(SIGMA_NM / pixel_size_nm, MIN_SIGMA_PX)
+    sigma = _sigma_px(pixel_size_nm)
     residual = _without_line_offsets(np.asarray(noisy, np.float64) - restored, noisy, restored, variance)
-    residual = ndimage.gaussian_filter(residual, sigma, mode="reflect")
-    z = residual / np.maximum(noise_spread(variance, sigma), 1e-30)
-    return residual, z / max(float(np.median(np.abs(z))) / MAD_TO_SD, 1.0)
+    residual, spread = run_threaded([partial(ndimage.gaussian_filter, residual, sigma, mode="reflect"),
+                                     partial(noise_spread, variance, sigma)])
+    spread = np.maximum(spread, 1e-30)
+    z = residual / spread
+    return residual, z / max(float(np.median(np.abs(z))) / MAD_TO_SD, 1.0), spread
 
 
-def weights(z: np.ndarray) -> np.ndarray:
-    """Share of the smoothed residual put back at each pixel: 0 below ``Z_RANGE[0]``, 1 above
-    ``Z_RANGE[1]``, linear in ``|z|`` between."""
-    low, high = Z_RANGE
+def _sigma_px(pixel_size_nm: float) -> float:
+    """The Gaussian's standard deviation in pixels: :data:`SIGMA_NM`, at least :data:`MIN_SIGMA_PX`."""
+    return max(SIGMA_NM / pixel_size_nm, MIN_SIGMA_PX)
+
+
+def weights(z: np.ndarray, z_range: tuple[float, float] = Z_RANGE) -> np.ndarray:
+    """Share of the smoothed residual put back at each pixel: 0 below ``z_range[0]``, 1 above
+    ``z_range[1]``, linear in ``|z|`` between."""
+    low, high = z_range
     return np.clip((np.abs(z) - low) / (high - low), 0.0, 1.0)
 
 
+def witnessed(residual: np.ndarray, z: np.ndarray, restored: np.ndarray, network: np.ndarray,
+              spread: np.ndarray, sigma: float) -> np.ndarray:
+    """``(y, x)`` departures of the ``network``'s restoration from ``restored`` (smoothed by a
+    Gaussian of ``sigma`` px) that the frame's smoothed ``residual`` (of size ``z``) backs: the
+    smaller of the two where they share a sign, weighted by :data:`WITNESS_Z_RANGE` in ``|z|``
+    and :data:`NETWORK_Z_RANGE` in the network's departure over the smoothed noise's
+    ``spread``."""
+    departure = ndimage.gaussian_filter(np.asarray(network, np.float64) - restored, sigma, mode="reflect")
+    z_network = departure / spread
+    weight = weights(z, WITNESS_Z_RANGE) * weights(z_network, NETWORK_Z_RANGE) * (np.sign(z_network) == np.sign(z))
+    return weight * np.sign(residual) * np.minimum(np.abs(residual), np.abs(departure))
+
+
 def put_back(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
-             pixel_size_nm: float) -> tuple[np.ndarray, float]:
-    """``restored`` with the significant part of its smoothed residual added back.
+             pixel_size_nm: float, network: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """``restored`` with the significant part of its smoothed residual added back, and where
+    that is not all of it, the part the ``network``'s restoration backs (:func:`witnessed`).
 
     Parameters
     ----------
@@ -117,6 +154,8 @@ def put_back(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
         Noise variance of every pixel of ``noisy`` (units squared).
     pixel_size_nm : float
         The frames' pixel size (nm).
+    network : ndarray (y, x), optional
+        The network's restoration of ``noisy`` that ``restored`` was made from (same grid).
 
     Returns
     -------
@@ -124,6 +163,9 @@ def put_back(noisy: np.ndarray, restored: np.ndarray, variance: np.ndarray,
         The corrected restoration and the share of its pixels that received any of the
         residual (0-1).
     """
-    residual, z = smoothed_residual(noisy, restored, variance, pixel_size_nm)
+    residual, z, spread = smoothed_residual(noisy, restored, variance, pixel_size_nm)
     weight = weights(z)
-    return (restored + weight * residual).astype(np.float32), float(np.mean(weight > 0))
+    change = weight * residual
+    if network is not None:
+        change += (1.0 - weight) * witnessed(residual, z, restored, network, spread, _sigma_px(pixel_size_nm))
+    return (restored + change).astype(np.float32), float(np.mean(change != 0))

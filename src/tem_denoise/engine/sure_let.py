@@ -10,8 +10,8 @@ through the law):
     SURE(f) = ||y - f(y)||^2 - sum(v) + 2 sum_i v_i d f_i / d y_i
 
 The output is ``y + sum_k w_k (f_k(y) - y)`` over the candidates ``f_k``: the network, the
-pilot Wiener filter it guides (:mod:`~tem_denoise.engine.pilot_wiener`) and Gaussian filters of
-the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
+pilot Wiener filters it guides (:mod:`~tem_denoise.engine.pilot_wiener`: in windows, and over
+the whole frame) and Gaussian filters of the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
 ones that minimise it solve a small linear system (:func:`let_weights`; the linear expansion
 of thresholds, LET, of Blu and Luisier, IEEE Trans. Image Process. 16, 2007). With the frame's
 own weight they sum to one, so an offset of the input moves the output the same way. They are
@@ -21,8 +21,8 @@ on the outside benchmark's high-dose frames (docs/outside_benchmark.md). The div
 kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo probe
 (Ramani, Blu and Unser, IEEE Trans. Image Process. 17, 2008): the network is run once more on
 ``y + eps * b`` with ``b`` standard normal, and ``sum v b (f(y + eps b) - f(y)) / eps``
-estimates ``sum v div f``; the pilot Wiener filter's the same way, with the probed frame's
-restoration as its pilot.
+estimates ``sum v div f``; the pilot Wiener filters' the same way, with the probed frame's
+restoration as their pilot.
 
 One set of weights for the whole frame is a compromise between its regions: where a frame
 holds fine detail (an amorphous film, a crystal) SURE may lean on the frame itself, which
@@ -45,9 +45,12 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy import ndimage
 
+from tem_denoise.engine.device import run_threaded
 from tem_denoise.engine.discrepancy import effective_dose, is_exact, noise_variance
 from tem_denoise.physics.noise_level import NoiseLevel
 
@@ -209,9 +212,9 @@ def _divergence_map(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, m
 
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
-            wiener: tuple[np.ndarray, np.ndarray] | None = None,
+            filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
             pixel_size_nm: float | None = None) -> tuple[np.ndarray, dict]:
-    """The SURE-optimal combination of a network's restoration, its pilot Wiener filter and
+    """The SURE-optimal combination of a network's restoration, its pilot Wiener filters and
     Gaussian filters of a frame.
 
     Parameters
@@ -230,10 +233,11 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The frame's exact noise law (:func:`applies`).
     variance : ndarray (y, x), optional
         ``noisy``'s noise variance map, when the caller has it.
-    wiener : (ndarray (y, x), ndarray (y, x)), optional
-        The pilot Wiener filter (:mod:`~tem_denoise.engine.pilot_wiener`) of ``noisy`` with the
-        network's restoration as pilot, and of the probed frame with ``moved`` as pilot: a further
-        candidate, its divergence (pilot included) estimated by the same probe.
+    filters : dict of name -> (ndarray (y, x), ndarray (y, x)), optional
+        Further candidates, such as the pilot Wiener filters
+        (:mod:`~tem_denoise.engine.pilot_wiener`): each a filter of ``noisy`` with the network's
+        restoration as pilot, and of the probed frame with ``moved`` as pilot, so that its
+        divergence (pilot included) is estimated by the same probe.
     pixel_size_nm : float, optional
         The frame's pixel size (nm): the weights then vary with the restoration's structure map
         (:func:`structure_map`); one set of weights for the frame when None.
@@ -241,14 +245,15 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     Returns
     -------
     (ndarray (y, x) float32, dict)
-        The output in the frame's units, and the weights (frame means): ``network``,
-        ``wiener`` (with ``wiener`` given), ``gaussians`` (their sum) and ``frame`` (one minus
-        the others).
+        The output in the frame's units, and the weights (frame means): ``network``, one per
+        name of ``filters``, ``gaussians`` (their sum) and ``frame`` (one minus the others).
     """
     y = np.asarray(noisy, dtype=np.float32)
     variance = noise_variance(y, level) if variance is None else variance
-    learned = [(np.asarray(restored, np.float32), moved)] + ([wiener] if wiener is not None else [])
-    candidates = [out for out, _ in learned] + [ndimage.gaussian_filter(y, s, mode="reflect") for s in SIGMAS_PX]
+    filters = filters or {}
+    learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
+    gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
+    candidates = [out for out, _ in learned] + gaussians
     divergences = ([_divergence_map(variance, probe_, out, shifted, step) for out, shifted in learned]
                    + [gaussian_divergence(s) for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
@@ -264,6 +269,6 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     for i, r in enumerate(residuals):
         out += (weights[i] if modulation is None else weights[i] + weights[k + i] * modulation[0]) * r
     weights = weights[:k]  # the modulated weights average to zero over the frame
-    record = {"network": float(weights[0]), **({"wiener": float(weights[1])} if wiener is not None else {}),
+    record = {"network": float(weights[0]), **{name: float(w) for name, w in zip(filters, weights[1:])},
               "gaussians": float(weights[len(learned):].sum()), "frame": float(1.0 - weights.sum())}
     return out.astype(np.float32), record
