@@ -297,7 +297,7 @@ class TemDenoiseCalibrated(TemDenoiseModel):
         name = self.model_for(frame)
         out = self._denoiser(name).denoise(frame.noisy.astype(np.float32), pixel_size_nm=frame.pixel_size_nm,
                                            noise=level_from_model(model))
-        law = f"sigma = {model.k:.3g} I + {model.b:.3g}"
+        law = model.describe_law()
         return np.asarray(out, np.float32).reshape(frame.noisy.shape), f"{name}, calibrated ({law})"
 
 

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from tem_denoise.physics import (
     HRTEMNoise,
@@ -120,3 +121,29 @@ def test_stem_refusals():
         calibrate_stem(STEMNoise().apply(np.full((128, 128), 80.0, np.float32), 0), iterations=0)
     with pytest.raises(ValueError, match="clipped"):
         calibrate_stem(np.full((128, 128), 255.0) - np.eye(128))
+
+
+def test_a_cameras_shot_noise_gets_the_variance_law_and_its_spectrum():
+    from tem_denoise.physics.noise_models import noise_model_from_dict
+    from vacuum_stacks import blurred_vacuum_stacks
+
+    stacks = blurred_vacuum_stacks(doses=(10.0, 20.0, 40.0), psf_px=0.6, readout=1.0)
+    model, report = calibrate_hrtem_vacuum(stacks)
+    assert model.law == "variance" and "pointwise_variance" in report.lines
+    delta = np.zeros((9, 9))
+    delta[4, 4] = 1.0
+    kept = float(np.sum(ndimage.gaussian_filter(delta, 0.6) ** 2))  # the blur keeps this share of white noise
+    for dose in (10.0, 20.0, 40.0):  # every pixel's variance: shot noise through the blur, plus readout
+        assert model.sigma_p(dose) ** 2 == pytest.approx(dose * kept + 1.0, rel=0.05)
+    assert report.figures["noise_mtf_at_nyquist"] == pytest.approx(np.exp(-2 * np.pi**2 * 0.36 * 0.25), abs=0.08)
+    again = noise_model_from_dict(model.to_dict())
+    assert again == model and again.noise_spectrum == model.noise_spectrum
+    old = model.to_dict()
+    for name in ("law", "noise_spectrum"):  # a calibration saved before these fields
+        del old["params"][name]
+    assert noise_model_from_dict(old).law == "sigma" and noise_model_from_dict(old).noise_spectrum is None
+
+
+def test_seed_000s_law_is_kept_where_it_fits():
+    model, _ = calibrate_hrtem_vacuum(_vacuum())
+    assert model.law == "sigma"

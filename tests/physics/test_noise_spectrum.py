@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage
 
 from stand_in_networks import Identity
+from vacuum_stacks import blurred_vacuum_stacks
 from tem_denoise.engine import Denoiser
 from tem_denoise.models.card import ModelCard
 from tem_denoise.physics.noise_level import estimate_level
@@ -97,3 +98,48 @@ def test_a_calibrated_camera_keeps_its_law_and_gets_the_spectrums_shape():
     assert adapter["noise"]["source"] == "calibration"  # the law is the calibration's, not raised
     assert adapter["noise_spectrum"] is not None  # the pilot Wiener step still gets the blur's shape
     assert np.mean((out - (frame - noise)) ** 2) < 0.5 * np.var(noise)
+
+
+def test_the_spectrum_of_vacuum_frames_is_measured_at_any_sampling():
+    from tem_denoise.physics.noise_spectrum import vacuum_spectrum
+
+    spectrum = vacuum_spectrum(blurred_vacuum_stacks())
+    mtf_at_nyquist = float(np.exp(-2 * np.pi**2 * 0.8**2 * 0.25))  # the Gaussian PSF's transfer at 0.5 cycles/px
+    assert spectrum.mtf_at_nyquist() == pytest.approx(mtf_at_nyquist, abs=0.08)
+    assert 0 < spectrum.white < 0.5  # the readout's share of the power at zero frequency
+    rng = np.random.default_rng(2)
+    assert vacuum_spectrum([rng.normal(0.0, 3.0, (4, 128, 128))]).white == 1.0  # white noise, measured
+    assert vacuum_spectrum([rng.normal(0.0, 3.0, (4, 32, 32))]) is None  # frames too small
+
+
+def test_the_noise_correlation_has_unit_mean_and_puts_column_noise_on_its_row():
+    spectrum = NoiseSpectrum(0.18, 0.1, 4.0)
+    correlation = spectrum.correlation((64, 96), column_share=0.2)
+    assert correlation.shape == (64, 96) and correlation.mean() == pytest.approx(1.0)
+    between = np.fft.ifft2(correlation).real
+    assert between[0, 0] == pytest.approx(1.0)  # unit variance per pixel
+    assert between[5, 0] == pytest.approx(0.2, abs=0.01)  # pixels of one column share its offset
+    assert abs(between[0, 5]) < 0.01  # along a row, the blur's correlation is gone after 5 px
+    assert spectrum.relative_power_cosine((64, 96)).mean() == pytest.approx(1.0)
+
+
+def test_a_camera_calibrated_with_its_spectrum_gets_the_risk_estimate():
+    from tem_denoise.physics.noise_level import level_from_model
+    from tem_denoise.physics.noise_models import HRTEMNoise
+
+    frame, noise = camera_frame(hrtem_intensity((256, 256)))
+    clean = frame - noise
+    delta = np.zeros((9, 9))
+    delta[4, 4] = 1.0
+    kept = float(np.sum(ndimage.gaussian_filter(delta, 0.6) ** 2))  # variance = gain * kept * (I - dark)
+    law = {"k": 3.0 * kept, "b": -300.0 * kept, "sigma_c": 0.0, "law": "variance"}
+    blur = (1.0 / (4 * np.pi**2 * 0.6**2), 0.0)  # the PSF's MTF squared: exp(-k^2 / mtf_f2)
+    denoiser = Denoiser(Identity(), device="cpu", card=restore_card("HRTEM"), tile=0)
+    outputs = {}
+    for name, spectrum in (("law only", None), ("law and spectrum", blur)):
+        level = level_from_model(HRTEMNoise(**law, noise_spectrum=spectrum))
+        outputs[name] = denoiser.denoise(frame.astype(np.float32), pixel_size_nm=PIXEL_NM, noise=level)
+        record = denoiser.provenance()["last_run"]
+        assert ("sure_let" in record) == (spectrum is not None)  # the noise is known: the risk can be estimated
+    errors = {name: float(np.mean((out - clean) ** 2)) for name, out in outputs.items()}
+    assert errors["law and spectrum"] < 0.8 * errors["law only"]

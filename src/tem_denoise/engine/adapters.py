@@ -208,6 +208,15 @@ class RestoreAdapter:
         """``(F, h, w)`` restored working frames -> ``(F, H, W)`` in the data's units."""
         return np.stack([to_native(frame * self.span + self.low, self.shape) for frame in y])
 
+    def noise_correlation(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """The relative noise power spectrum (``fft2`` layout) of ``shape`` frames when a
+        calibrated camera's noise is correlated (:meth:`NoiseSpectrum.correlation`, its column
+        noise included); None for white noise."""
+        if self.spectrum is None or getattr(self.level.model, "noise_spectrum", None) is None:
+            return None
+        column_share = min(float(getattr(self.level.model, "sigma_c", 0.0)) ** 2 / max(self.spectrum.variance, 1e-30), 1.0)
+        return self.spectrum.correlation(shape, column_share)
+
     def to_dict(self) -> dict:
         return {"adapter": self.name, "sampling_factor": self.factor, "low": self.low, "span": self.span,
                 "noise": self.level.to_dict(),
@@ -231,6 +240,17 @@ def _with_pixel_variance(level: NoiseLevel, variance: float, mean: float) -> Noi
     return NoiseLevel(level.gain * factor, level.offset * factor, f"{level.source}, corrected for the detector's blur")
 
 
+def calibrated_spectrum(level: NoiseLevel, frames: list) -> NoiseSpectrum | None:
+    """The noise spectrum a camera calibration measured on its vacuum frames
+    (:attr:`~tem_denoise.physics.noise_models.HRTEMNoise.noise_spectrum`), with the ``frames``'
+    mean pixel variance under its law; None for other levels or a calibration without one."""
+    measured = getattr(level.model, "noise_spectrum", None)
+    if measured is None:
+        return None
+    variance = float(np.mean([np.mean(level.sigma(frame).astype(np.float64) ** 2) for frame in frames]))
+    return NoiseSpectrum(float(measured[0]), float(measured[1]), variance)
+
+
 def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
                         level: NoiseLevel | None = None, camera: bool = False) -> RestoreAdapter:
     """A :class:`RestoreAdapter` for ``stack`` (``(y, x)`` or ``(t, y, x)``).
@@ -239,10 +259,11 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
     of frames (read once), Poisson when they are raw electron counts
     (:func:`~tem_denoise.engine.counting.looks_like_counts` for low-dose counting data,
     :func:`~tem_denoise.physics.noise_level.is_poisson` at any dose), else estimated
-    (:func:`~tem_denoise.physics.noise_level.estimate_level`). For a ``camera`` (HRTEM) image
-    whose noise the detector's blur correlates, the adapter keeps the noise spectrum's shape
-    (:func:`~tem_denoise.physics.noise_spectrum.estimate_spectrum`), with a calibrated level
-    too; an estimated level is then raised to every pixel's variance.
+    (:func:`~tem_denoise.physics.noise_level.estimate_level`). The noise spectrum's shape comes
+    from a calibration that measured it on its vacuum frames (:func:`calibrated_spectrum`) or,
+    for a ``camera`` (HRTEM) image whose noise the detector's blur correlates, from the frames
+    (:func:`~tem_denoise.physics.noise_spectrum.estimate_spectrum`); an estimated level is then
+    raised to every pixel's variance.
     """
     from tem_denoise.engine.counting import (
         looks_like_counts,  # counting imports this module
@@ -252,7 +273,9 @@ def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,
     calibrated = level is not None
     if level is None:
         level = POISSON if looks_like_counts(np.stack(frames)) or is_poisson(frames) else estimate_level(frames)
-    spectrum = estimate_spectrum(frames, pixel_size_nm) if camera and level is not POISSON else None
+    spectrum = calibrated_spectrum(level, frames) if calibrated else None
+    if spectrum is None and camera and level is not POISSON:
+        spectrum = estimate_spectrum(frames, pixel_size_nm)
     if spectrum is not None and not calibrated:
         level = _with_pixel_variance(level, spectrum.variance, float(np.mean(frames)))
     low, span = restore_scale(frames)

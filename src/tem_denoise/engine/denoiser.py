@@ -425,9 +425,10 @@ class Denoiser:
                 passes = [windows]
                 variances = ([discrepancy.noise_variance(frame, adapter.level) for frame in windows[:, -1]]
                              if isinstance(adapter, RestoreAdapter) else None)
-                if variances and any(sure_let.applies(frame, adapter.level, variance)
+                if variances and any(sure_let.applies(frame, adapter.level, variance, adapter.spectrum)
                                      for frame, variance in zip(windows[:, -1], variances)):
-                    probes = sure_let.probe(windows[:, -1], adapter.level, variances)
+                    probes = sure_let.probe(windows[:, -1], adapter.level, variances,
+                                            adapter.noise_correlation(windows.shape[-2:]))
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
                 outputs = []
@@ -556,13 +557,13 @@ class Denoiser:
             self._check_low_dose(frame, level, variance)
             above = self._above_trained_dose(frame, level, variance)
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
-            if moved is not None and sure_let.applies(frame, level, variance):
+            if moved is not None and sure_let.applies(frame, level, variance, adapter.spectrum):
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
                 network = out
                 filters = self._pilot_filters(frame, out, frame + step * probe_, shifted, variance,
                                               adapter) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
-                                                adapter.pixel_size_nm)
+                                                adapter.pixel_size_nm, adapter.noise_correlation(frame.shape))
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
@@ -587,8 +588,8 @@ class Denoiser:
         filtered = run_threaded([
             partial(pilot_wiener.filter_frame, frame, out, variance, adapter.factor, adapter.spectrum),
             partial(pilot_wiener.filter_frame, probed, shifted, variance, adapter.factor, adapter.spectrum),
-            partial(pilot_wiener.whole_frame, frame, out, variance),
-            partial(pilot_wiener.whole_frame, probed, shifted, variance)])
+            partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)])
         return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}
 
     def _trained_doses(self) -> list | None:

@@ -266,19 +266,24 @@ def filter_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray, sca
     return ((lattice + detail) * unit).astype(np.float32)
 
 
-def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> np.ndarray:
+def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray,
+                spectrum: NoiseSpectrum | None = None) -> np.ndarray:
     """The noisy frame filtered by one Wiener gain for the whole frame, set by the pilot's power
     in the orthonormal cosine transform (averaged over :data:`WHOLE_FRAME_SMOOTH_BINS` ²
     neighbouring coefficients) against the frame's mean noise variance, which white noise puts
-    into every coefficient; scan-line offsets (:func:`significant_lines`) are held back as in
-    :func:`filter_frame`. Frame and pilot are taken relative to the pilot's
-    :data:`OFFSET_PERCENTILE` th percentile, so the output is linear in the input.
+    into every coefficient (correlated noise by its ``spectrum``); scan-line offsets
+    (:func:`significant_lines`) are held back as in :func:`filter_frame`. Frame and pilot are
+    taken relative to the pilot's :data:`OFFSET_PERCENTILE` th percentile, so the output is
+    linear in the input.
 
     Parameters
     ----------
     noisy, pilot, variance : ndarray (y, x)
         The raw frame, an estimate of its noise-free version (same units and grid) and the
         noise variance of every pixel (units squared).
+    spectrum : NoiseSpectrum, optional
+        The shape of the noise power spectrum when a camera's blur correlates the noise; white
+        noise when None.
 
     Returns
     -------
@@ -294,6 +299,9 @@ def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray) -> n
     lines[:, 0] += np.float32(rows * noisy.shape[1])
     lines[0, :] += np.float32(columns * noisy.shape[0])
     power = np.maximum(power - lines, 0)
-    gain = power / (power + np.float32(np.mean(variance)) + lines + np.float32(1e-30))
+    noise = np.float32(np.mean(variance))
+    if spectrum is not None:
+        noise = noise * spectrum.relative_power_cosine(power.shape)
+    gain = power / (power + noise + lines + np.float32(1e-30))
     filtered = fft.idctn(coefficients * gain, norm="ortho")
     return ((filtered + np.float32(offset)) * np.float32(unit)).astype(np.float32)

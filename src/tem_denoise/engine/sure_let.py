@@ -48,11 +48,12 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from tem_denoise.engine.device import run_threaded
 from tem_denoise.engine.discrepancy import effective_dose, is_exact, noise_variance
-from tem_denoise.physics.noise_level import NoiseLevel
+from tem_denoise.physics.noise_level import NoiseLevel, half_spectrum_counts
+from tem_denoise.physics.noise_spectrum import NoiseSpectrum
 
 SIGMAS_PX = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Standard deviations (px, the frame's own grid) of the Gaussian filters combined with the network."""
@@ -77,24 +78,35 @@ local variance: a few lattice spacings (chosen on the outside benchmark's valida
 0.2-0.8 nm, docs/restoration.md)."""
 
 
-def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> bool:
-    """True for raw counts (an exact Poisson law, in counts or units linear in them) of at least
+def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None,
+            spectrum: NoiseSpectrum | None = None) -> bool:
+    """True for frames whose noise is known: raw counts (an exact Poisson law, in counts or units
+    linear in them), or a calibrated camera whose calibration measured its noise spectrum
+    (``spectrum``: :func:`~tem_denoise.engine.adapters.calibrated_spectrum`); either of at least
     :data:`MIN_MEAN_COUNT` electrons per pixel on average (``variance``: the frame's
     :func:`~tem_denoise.engine.discrepancy.noise_variance`, when the caller has it)."""
-    if not is_exact(level):
+    calibrated = spectrum is not None and getattr(level.model, "noise_spectrum", None) is not None
+    if not (is_exact(level) or calibrated):
         return False
     dose = effective_dose(frame, level, variance)
     return dose is not None and dose >= MIN_MEAN_COUNT
 
 
-def probe(frames: np.ndarray, level: NoiseLevel, variances=None) -> tuple[np.ndarray, np.ndarray]:
+def probe(frames: np.ndarray, level: NoiseLevel, variances=None,
+          correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
     frames' units (:data:`PROBE_STEP` noise standard deviations). Every frame of a shape gets the
     same probe (independent of its noise all the same), so a frame's output does not depend on its
     place in a stack or a batch chunk, nor on the units it is given in. ``variances``: the
-    frames' noise variance maps, when the caller has them."""
+    frames' noise variance maps, when the caller has them. With the noise's ``correlation``
+    (:meth:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum.correlation`) the probe is
+    correlated like the noise, so that it measures the divergence the risk of correlated noise
+    asks for, ``sum_ij Sigma_ij df_i/dy_j``."""
     frames = np.asarray(frames, dtype=np.float32)
     probe_ = np.random.default_rng([0x5E7E, *frames.shape[-2:]]).standard_normal(frames.shape[-2:], dtype=np.float32)
+    if correlation is not None:
+        half = np.sqrt(correlation[:, : frames.shape[-1] // 2 + 1])
+        probe_ = fft.irfft2(fft.rfft2(probe_) * half, s=frames.shape[-2:]).astype(np.float32)
     probes = np.broadcast_to(probe_, frames.shape)
     if variances is None:
         variances = [noise_variance(frame, level) for frame in frames]
@@ -109,23 +121,31 @@ def perturbed(windows: np.ndarray, probes: np.ndarray, steps: np.ndarray) -> np.
     return moved
 
 
-def gaussian_divergence(sigma_px: float) -> float:
-    """d f_i / d y_i of a Gaussian filter of ``sigma_px``: the centre weight of its kernel."""
+def gaussian_divergence(sigma_px: float, correlation: np.ndarray | None = None) -> float:
+    """d f_i / d y_i of a Gaussian filter of ``sigma_px``: the centre weight of its kernel; with
+    the noise's ``correlation`` (a relative power spectrum, ``fft2`` layout), the kernel's weights
+    summed times the correlation at their offsets, ``sum_j C_ij df_i/dy_j``."""
     half = int(4 * sigma_px + 0.5)
     delta = np.zeros((2 * half + 1, 2 * half + 1))
     delta[half, half] = 1.0
-    return float(ndimage.gaussian_filter(delta, sigma_px, mode="constant")[half, half])
+    kernel = ndimage.gaussian_filter(delta, sigma_px, mode="constant")
+    if correlation is None:
+        return float(kernel[half, half])
+    offsets = np.arange(-half, half + 1)
+    between = fft.ifft2(correlation).real  # correlation between pixels, 1 at offset 0
+    return float(np.sum(kernel * between[np.ix_(offsets % between.shape[0], offsets % between.shape[1])]))
 
 
 def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.ndarray,
-                modulation: tuple[np.ndarray, np.ndarray] | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                modulation: tuple[np.ndarray, np.ndarray] | None = None,
+                correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SURE's quadratic system for the bases ``B = r_k`` and, with a ``modulation``
     ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel),
     ``B = c r_k``; accumulated in float64 by blocks of rows. Returns the Gram matrix, the linear
     terms ``sum_i v_i (c_i (1 - div f_k) - r_k dc_i/dy_i)`` (``c`` = 1 for the first bases),
     and their estimate's covariance: that of the Monte-Carlo terms (their per-pixel products
-    summed) plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``).
+    summed) plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``;
+    with a ``correlation``, :func:`_correlated_share`).
 
     ``divergences``: per candidate, its per-pixel map of ``v div f_k`` (a Monte-Carlo
     estimate) or, for a Gaussian filter, its exact constant ``div f_k``."""
@@ -151,11 +171,26 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
             basis = np.concatenate([basis, basis * centred])
             sums[1] += float(np.sum(centred * v))
         gram += basis @ basis.T
-        noise += (basis * v) @ basis.T
+        if correlation is None:
+            noise += (basis * v) @ basis.T
         covariance[np.ix_(rows_probed, rows_probed)] += probed @ probed.T
         probed_sums[rows_probed] += probed.sum(axis=1)
     gains = np.concatenate([(1.0 - exact) * sums[0]] + ([] if modulation is None else [(1.0 - exact) * sums[1]]))
+    if correlation is not None:
+        bases = residuals + ([] if modulation is None else [modulation[0] * r for r in residuals])
+        noise = _correlated_share(bases, variance, correlation)
     return gram, gains - probed_sums, covariance + noise
+
+
+def _correlated_share(bases: list[np.ndarray], variance: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """``B_j' Sigma B_l`` for correlated noise, ``Sigma = sqrt(v) C sqrt(v)`` with ``C`` of
+    relative power spectrum ``correlation``: in the Fourier domain, over the half spectrum
+    (single precision: it only sets how far a weight must stand out of the noise)."""
+    height, width = variance.shape
+    root = np.sqrt(np.asarray(variance, np.float64))
+    weight = np.sqrt(correlation[:, : width // 2 + 1] * half_spectrum_counts((height, width)))
+    rows = np.stack([(fft.rfft2(root * basis) * weight).astype(np.complex64).ravel() for basis in bases])
+    return (rows @ rows.conj().T).real.astype(np.float64) / (height * width)
 
 
 def _smoothed(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -213,7 +248,7 @@ def _divergence_map(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, m
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
             filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-            pixel_size_nm: float | None = None) -> tuple[np.ndarray, dict]:
+            pixel_size_nm: float | None = None, correlation: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration, its pilot Wiener filters and
     Gaussian filters of a frame.
 
@@ -241,6 +276,10 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     pixel_size_nm : float, optional
         The frame's pixel size (nm): the weights then vary with the restoration's structure map
         (:func:`structure_map`); one set of weights for the frame when None.
+    correlation : ndarray (y, x), optional
+        The relative power spectrum of correlated noise (a calibrated camera's:
+        :meth:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum.correlation`), with which the
+        probe was drawn (:func:`probe`); white noise when None.
 
     Returns
     -------
@@ -255,7 +294,7 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
     candidates = [out for out, _ in learned] + gaussians
     divergences = ([_divergence_map(variance, probe_, out, shifted, step) for out, shifted in learned]
-                   + [gaussian_divergence(s) for s in SIGMAS_PX])
+                   + [gaussian_divergence(s, correlation) for s in SIGMAS_PX])
     residuals = [c - y for c in candidates]
     modulation = None
     if pixel_size_nm is not None:
@@ -263,7 +302,7 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         moved_map, _ = structure_map(moved, pixel_size_nm, reference)
         modulation = (structure - structure.mean(), variance * probe_ * (moved_map - structure) / step)
     floor = EIGEN_FLOOR * float(np.sum(variance))
-    weights = let_weights(*_let_system(residuals, divergences, variance, modulation), floor)
+    weights = let_weights(*_let_system(residuals, divergences, variance, modulation, correlation), floor)
     k = len(residuals)
     out = y.astype(np.float64)
     for i, r in enumerate(residuals):

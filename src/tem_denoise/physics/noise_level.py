@@ -172,7 +172,7 @@ def _power_response(shape: tuple[int, int]) -> np.ndarray:
     return along_y[:, None] * along_x[None, :]
 
 
-def _half_spectrum_counts(shape: tuple[int, int]) -> np.ndarray:
+def half_spectrum_counts(shape: tuple[int, int]) -> np.ndarray:
     """How many bins of the full spectrum each bin of the half spectrum of ``shape`` stands for."""
     counts = np.full((shape[0], shape[1] // 2 + 1), 2.0, np.float32)
     counts[:, 0] = 1.0
@@ -211,7 +211,7 @@ def noise_residual(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     peaks = ndimage.binary_dilation(power > PEAK_THRESHOLD * floor * np.maximum(response, 1e-3 * response.max()))
     if floor <= 0 or not peaks.any():
         return residual, flat
-    noise_power = _half_spectrum_counts(residual.shape) * response
+    noise_power = half_spectrum_counts(residual.shape) * response
     removed = float(np.sum(noise_power[peaks]) / np.sum(noise_power))
     spectrum[peaks] = 0
     kept = fft.irfft2(spectrum, s=residual.shape) / np.sqrt(max(1.0 - removed, 0.05))

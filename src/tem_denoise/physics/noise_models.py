@@ -90,8 +90,10 @@ class HRTEMNoise(_JsonModel):
     Parameters
     ----------
     k, b : float
-        Pointwise sigma ``sigma_p = k * I + b`` (b in intensity units). Defaults are the
-        paper's calibration: 0.03583 and 1.379.
+        Pointwise sigma ``sigma_p = k * I + b`` (b in intensity units) under the paper's
+        ``law`` ``"sigma"``; under ``law="variance"``, ``sigma_p**2 = k * I + b`` (shot noise
+        plus readout, what a camera's electrons give). Defaults are the paper's calibration:
+        0.03583 and 1.379.
     sigma_c : float
         Column-noise sigma in intensity units; paper: 0.6641.
     gain : float or None
@@ -101,6 +103,16 @@ class HRTEMNoise(_JsonModel):
         8 per nA, from intensity 8 to 16 over 1 to 2 nA).
     offset : float
         Intensity at zero current in the same relation.
+    law : str
+        ``"sigma"`` (seed 000's linear sigma) or ``"variance"`` (linear variance); a vacuum
+        calibration keeps the one that fits its stacks better.
+    noise_spectrum : (float, float) or None
+        The pointwise noise's power spectrum as measured on the calibration's vacuum frames,
+        ``(mtf_f2, white_share)`` of
+        :class:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum` (a detector's blur
+        correlates neighbouring pixels; ``white_share`` 1: white noise); None when not measured
+        (a calibration saved before it was, or frames smaller than 64 px). :meth:`apply` draws
+        white pointwise noise whatever it says; the restoration engine reads it.
     """
 
     kind: ClassVar[str] = "hrtem"
@@ -109,14 +121,23 @@ class HRTEMNoise(_JsonModel):
     sigma_c: float = 0.6641
     gain: float | None = None
     offset: float = 0.0
+    law: str = "sigma"
+    noise_spectrum: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.sigma_c < 0:
             raise ValueError(f"sigma_c must be >= 0, got {self.sigma_c}")
+        if self.law not in ("sigma", "variance"):
+            raise ValueError(f"law must be 'sigma' or 'variance', got {self.law!r}")
 
     def sigma_p(self, intensity: np.ndarray | float) -> np.ndarray:
         """Pointwise noise sigma at ``intensity`` (clipped at 0)."""
-        return np.maximum(self.k * np.asarray(intensity, dtype=np.float64) + self.b, 0.0)
+        line = np.maximum(self.k * np.asarray(intensity, dtype=np.float64) + self.b, 0.0)
+        return np.sqrt(line) if self.law == "variance" else line
+
+    def describe_law(self) -> str:
+        """The pointwise law in words, e.g. ``"sigma = 0.0358 I + 1.38"``."""
+        return f"{'sigma' if self.law == 'sigma' else 'sigma^2'} = {self.k:.3g} I + {self.b:.3g}"
 
     def intensity_at(self, current: float) -> float:
         """Mean raw intensity recorded at a beam current or dose ``current``."""

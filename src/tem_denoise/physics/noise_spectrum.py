@@ -71,6 +71,29 @@ class NoiseSpectrum:
         shape = _shape(ky**2 + kx**2, self.mtf_f2, self.white)
         return (shape / _mean_shape(side, self.mtf_f2, self.white)).astype(np.float32)
 
+    def relative_power_cosine(self, shape: tuple[int, int]) -> np.ndarray:
+        """``shape`` float32 noise power relative to white noise of the same pixel variance on the
+        grid of the orthonormal cosine transform of a ``shape`` frame (frequencies ``u / 2n``)."""
+        ky = np.arange(shape[0])[:, None] / (2.0 * shape[0])
+        kx = np.arange(shape[1])[None, :] / (2.0 * shape[1])
+        power = _shape(ky**2 + kx**2, self.mtf_f2, self.white)
+        return (power / power.mean()).astype(np.float32)
+
+    def correlation(self, shape: tuple[int, int], column_share: float = 0.0) -> np.ndarray:
+        """``shape`` float64 relative power spectrum (mean 1, ``fft2`` layout) of noise with this
+        spectrum, ``column_share`` of whose variance is in offsets shared by whole columns (a
+        camera's column noise: all its power on the ``ky = 0`` row). Its inverse transform is
+        the noise's correlation between pixels."""
+        ky, kx = fft.fftfreq(shape[0])[:, None], fft.fftfreq(shape[1])[None, :]
+        power = _shape(ky**2 + kx**2, self.mtf_f2, self.white)
+        power = (1.0 - column_share) * power / power.mean()
+        power[0, :] += column_share * shape[0]
+        return power
+
+    def mtf_at_nyquist(self) -> float:
+        """The blur's MTF at 0.5 cycles/px along an axis (1 for white noise)."""
+        return 1.0 if self.white >= 1.0 else float(np.exp(-0.125 / self.mtf_f2))
+
     def to_dict(self) -> dict:
         """JSON-ready record for provenance."""
         return {"mtf_f2_cycles2_per_px2": self.mtf_f2, "white_share": self.white, "pixel_variance": self.variance}
@@ -139,6 +162,45 @@ def _fit(k: np.ndarray, power: np.ndarray) -> tuple[float, float, float] | None:
     return float(blurred), float(white), float(f2)
 
 
+def _fitted(power: np.ndarray, start: float) -> NoiseSpectrum | None:
+    """The :class:`NoiseSpectrum` fitted to the ring medians of an averaged block power spectrum
+    (per pixel, ``BLOCK_PX`` blocks) from ``start`` cycles/px outwards, or None without a fit;
+    white (``white`` = 1) when its fall to Nyquist is under :data:`MIN_FALL`."""
+    fitted = _fit(*_ring_medians(power, BLOCK_PX, start))
+    if fitted is None:
+        return None
+    blurred, white, f2 = fitted
+    white_share = white / (blurred + white)
+    variance = (blurred + white) * _mean_shape(BLOCK_PX, f2, white_share)
+    if (1.0 - white_share) * (1.0 - np.exp(-0.25 / f2)) < MIN_FALL:
+        return NoiseSpectrum(f2, 1.0, float(np.mean(power)))
+    return NoiseSpectrum(f2, white_share, variance)
+
+
+def vacuum_spectrum(stacks: list) -> NoiseSpectrum | None:
+    """The noise spectrum of a camera from ``(t, y, x)`` stacks of vacuum frames (every
+    frequency of a vacuum frame is noise, at any sampling), or None when the frames are smaller
+    than :data:`BLOCK_PX` or too few.
+
+    Each frame less its stack's temporal mean (the illumination) and its own column means (the
+    column noise, which a calibration models apart); the blocks' averaged power spectrum fitted
+    like :func:`estimate_spectrum`'s from the first ring past zero frequency. A flat spectrum
+    (a fall of less than :data:`MIN_FALL`) gives white noise (``white`` = 1).
+    """
+    spectra = []
+    for stack in stacks:
+        data = np.asarray(stack, np.float64)
+        if data.ndim != 3 or data.shape[0] < 2 or min(data.shape[1:]) < BLOCK_PX:
+            continue
+        residual = (data - data.mean(axis=0)) / np.sqrt(1.0 - 1.0 / data.shape[0])
+        residual -= residual.mean(axis=1, keepdims=True)
+        spectra += [_mean_power(frame, BLOCK_PX) for frame in residual]
+    if sum(blocks for _, blocks in spectra) < MIN_BLOCKS:
+        return None
+    power = np.mean([spectrum for spectrum, _ in spectra], axis=0) / np.sum(_taper(BLOCK_PX) ** 2)
+    return _fitted(power, 1.5 / BLOCK_PX)
+
+
 def estimate_spectrum(frames: list, pixel_size_nm: float | None) -> NoiseSpectrum | None:
     """The noise spectrum of (y, x) camera frames of an HRTEM image, or None for white noise.
 
@@ -156,11 +218,5 @@ def estimate_spectrum(frames: list, pixel_size_nm: float | None) -> NoiseSpectru
     if sum(blocks for _, blocks in spectra) < MIN_BLOCKS:
         return None
     power = np.mean([spectrum for spectrum, _ in spectra], axis=0) / np.sum(_taper(BLOCK_PX) ** 2)
-    fitted = _fit(*_ring_medians(power, BLOCK_PX, start))
-    if fitted is None:
-        return None
-    blurred, white, f2 = fitted
-    white_share = white / (blurred + white)
-    if (1.0 - white_share) * (1.0 - np.exp(-0.25 / f2)) < MIN_FALL:
-        return None
-    return NoiseSpectrum(f2, white_share, (blurred + white) * _mean_shape(BLOCK_PX, f2, white_share))
+    spectrum = _fitted(power, start)
+    return None if spectrum is None or spectrum.white == 1.0 else spectrum
