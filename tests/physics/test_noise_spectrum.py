@@ -7,11 +7,11 @@ import pytest
 from scipy import ndimage
 
 from stand_in_networks import Identity
-from vacuum_stacks import blurred_vacuum_stacks
 from tem_denoise.engine import Denoiser
 from tem_denoise.models.card import ModelCard
 from tem_denoise.physics.noise_level import estimate_level
 from tem_denoise.physics.noise_spectrum import NoiseSpectrum, estimate_spectrum
+from vacuum_stacks import blurred_vacuum_stacks
 
 PIXEL_NM = 0.01
 

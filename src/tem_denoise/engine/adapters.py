@@ -214,8 +214,8 @@ class RestoreAdapter:
         noise included); None for white noise."""
         if self.spectrum is None or getattr(self.level.model, "noise_spectrum", None) is None:
             return None
-        column_share = min(float(getattr(self.level.model, "sigma_c", 0.0)) ** 2 / max(self.spectrum.variance, 1e-30), 1.0)
-        return self.spectrum.correlation(shape, column_share)
+        column_variance = float(getattr(self.level.model, "sigma_c", 0.0)) ** 2
+        return self.spectrum.correlation(shape, min(column_variance / max(self.spectrum.variance, 1e-30), 1.0))
 
     def to_dict(self) -> dict:
         return {"adapter": self.name, "sampling_factor": self.factor, "low": self.low, "span": self.span,

@@ -546,8 +546,8 @@ class Denoiser:
         training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`); every
         frame but those of the SURE-LET step then gets the pilot Wiener filter with the result as
         pilot. Last, what the result removed beyond the noise is put back, and what the network's
-        restoration shows and the frame backs (:mod:`~tem_denoise.engine.significant_residual`). ``variances`` are the frames' noise
-        variance maps, computed once for all of these.
+        restoration shows and the frame backs (:mod:`~tem_denoise.engine.significant_residual`).
+        ``variances`` are the frames' noise variance maps, computed once for all of these.
         """
         if not isinstance(adapter, RestoreAdapter):
             return restored

@@ -299,9 +299,7 @@ def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray,
     lines[:, 0] += np.float32(rows * noisy.shape[1])
     lines[0, :] += np.float32(columns * noisy.shape[0])
     power = np.maximum(power - lines, 0)
-    noise = np.float32(np.mean(variance))
-    if spectrum is not None:
-        noise = noise * spectrum.relative_power_cosine(power.shape)
-    gain = power / (power + noise + lines + np.float32(1e-30))
+    shape = np.float32(1.0) if spectrum is None else spectrum.relative_power_cosine(power.shape)
+    gain = power / (power + np.float32(np.mean(variance)) * shape + lines + np.float32(1e-30))
     filtered = fft.idctn(coefficients * gain, norm="ortho")
     return ((filtered + np.float32(offset)) * np.float32(unit)).astype(np.float32)

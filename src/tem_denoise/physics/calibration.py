@@ -421,7 +421,8 @@ def _pointwise_law(intensity: np.ndarray, sigma: np.ndarray, counts: np.ndarray)
     by_sigma = fit_line(intensity, sigma, counts, "mean intensity", "pointwise sigma")
     by_variance = fit_line(intensity, sigma**2, counts, "mean intensity", "pointwise variance")
     miss_sigma = np.sum(counts * (sigma - (by_sigma.slope * intensity + by_sigma.intercept)) ** 2)
-    miss_variance = np.sum(counts * (sigma - np.sqrt(np.maximum(by_variance.slope * intensity + by_variance.intercept, 0.0))) ** 2)
+    variance_sigma = np.sqrt(np.maximum(by_variance.slope * intensity + by_variance.intercept, 0.0))
+    miss_variance = np.sum(counts * (sigma - variance_sigma) ** 2)
     return (by_variance, "variance") if miss_variance < VARIANCE_LAW_RATIO * miss_sigma else (by_sigma, "sigma")
 
 
