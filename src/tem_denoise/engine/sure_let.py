@@ -187,10 +187,14 @@ def _correlated_share(bases: list[np.ndarray], variance: np.ndarray, correlation
     relative power spectrum ``correlation``: in the Fourier domain, over the half spectrum
     (single precision: it only sets how far a weight must stand out of the noise)."""
     height, width = variance.shape
-    root = np.sqrt(np.asarray(variance, np.float64))
-    weight = np.sqrt(correlation[:, : width // 2 + 1] * half_spectrum_counts((height, width)))
-    rows = np.stack([(fft.rfft2(root * basis) * weight).astype(np.complex64).ravel() for basis in bases])
-    return (rows @ rows.conj().T).real.astype(np.float64) / (height * width)
+    root = np.sqrt(np.asarray(variance, np.float32))
+    weight = np.sqrt(correlation[:, : width // 2 + 1] * half_spectrum_counts((height, width))).astype(np.float32)
+    rows = np.empty((len(bases), 2) + weight.shape, np.float32)  # real and imaginary parts
+    for row, basis in zip(rows, bases, strict=True):
+        spectrum = fft.rfft2(root * np.asarray(basis, np.float32)) * weight
+        row[0], row[1] = spectrum.real, spectrum.imag
+    rows = rows.reshape(len(bases), -1)
+    return (rows @ rows.T).astype(np.float64) / (height * width)
 
 
 def _smoothed(image: np.ndarray, sigma: float) -> np.ndarray:
