@@ -555,9 +555,10 @@ class Denoiser:
         level = adapter.level
         for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
             self._check_low_dose(frame, level, variance)
-            above = self._above_trained_dose(frame, level, variance)
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
-            if moved is not None and sure_let.applies(frame, level, variance, adapter.spectrum):
+            weighed = moved is not None and sure_let.applies(frame, level, variance, adapter.spectrum)
+            above = self._above_trained_dose(frame, level, variance, weighed)
+            if weighed:
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
                 network = out
                 filters = self._pilot_filters(frame, out, frame + step * probe_, shifted, variance,
@@ -610,17 +611,21 @@ class Denoiser:
                           "smooth away faint detail or invent some: compare with a Gaussian filter, or sum frames "
                           "before denoising.", DoseWarning, stacklevel=4)
 
-    def _above_trained_dose(self, frame: np.ndarray, level, variance: np.ndarray) -> bool:
-        """True (with one warning per run) when ``frame``'s effective dose exceeds the card's."""
+    def _above_trained_dose(self, frame: np.ndarray, level, variance: np.ndarray, weighed: bool) -> bool:
+        """True (with one warning per run) when ``frame``'s effective dose exceeds the card's; the
+        warning says what the engine does about it: the SURE-LET step's weights (``weighed``) or
+        the discrepancy step."""
         dose_range = self._trained_doses()
         dose = discrepancy.effective_dose(frame, level, variance)
         if not dose_range or dose is None or dose <= dose_range[1]:
             return False
         if "high dose" not in self._warned:
             self._warned.add("high dose")
+            remedy = ("an unbiased estimate of the error weighs its change against filters of the frame"
+                      if weighed else "its change to the frame is held to what the noise allows; a Gaussian "
+                      "filter may do as well at this dose")
             warnings.warn(f"{self.card.name} was trained on doses up to {dose_range[1]:g} e-/px; this frame's noise "
-                          f"corresponds to about {dose:.3g} e-/px. Its change to the frame is held to what the noise "
-                          "allows; a Gaussian filter may do as well at this dose.", DoseWarning, stacklevel=4)
+                          f"corresponds to about {dose:.3g} e-/px: {remedy}.", DoseWarning, stacklevel=4)
         return True
 
     def _sure_let_record(self) -> dict:

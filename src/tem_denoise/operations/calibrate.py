@@ -93,8 +93,16 @@ def _stem_frame(stacks: Sequence[Stack], frame: int) -> np.ndarray:
 def describe_model(model: Any) -> str:
     """One line naming the noise model and its parameters, e.g. ``"HRTEMNoise: k=0.0358, ..."``."""
     params = model.to_dict().get("params", {})
-    fields = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
-    return f"{type(model).__name__}: {fields}"
+    return f"{type(model).__name__}: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+
+def _short(value: Any) -> str:
+    """A parameter in a few significant digits (floats, and lists of them)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(item) for item in value) + "]"
+    return str(value)
 
 
 def synthetic_preview(model: Any, calibration: Calibration | None = None, *, seed: int = 0) -> list[Stack]:

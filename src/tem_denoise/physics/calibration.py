@@ -274,7 +274,12 @@ class _StackStats:
     structure: float
 
 
-def _analyse_stack(data: np.ndarray, bins: int, gen: np.random.Generator, integer: bool) -> _StackStats:
+def _analyse_stack(data: np.ndarray, bins: int, gen: np.random.Generator, integer: bool,
+                   column_gain: float = 1.0) -> _StackStats:
+    """One vacuum stack's statistics; ``column_gain``: the variance of a column's mean of the
+    pointwise noise over that of white noise (more where a detector's blur correlates pixels
+    along the column: :meth:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum.column_mean_gain`),
+    taken off before the rest is counted as column noise."""
     n_t, n_y, _ = data.shape
     mean_image = data.mean(axis=0)
     resid = data - mean_image
@@ -292,7 +297,7 @@ def _analyse_stack(data: np.ndarray, bins: int, gen: np.random.Generator, intege
     var = np.bincount(pixel_bin, weights=sq, minlength=bins)[keep] / counts[keep] / factor - quantisation
     inten = np.bincount(pixel_bin, weights=level.ravel(), minlength=bins)[keep] / counts[keep]
     total_pointwise = float(np.mean(sq) / factor - quantisation)
-    column_var = float(np.mean(columns**2) / (1.0 - 1.0 / n_t) - total_pointwise / n_y)
+    column_var = float(np.mean(columns**2) / (1.0 - 1.0 / n_t) - column_gain * total_pointwise / n_y)
     sigma_here = np.sqrt(max(total_pointwise, 1e-12))
     return _StackStats(
         intensity=inten,
@@ -329,11 +334,13 @@ def iter_calibrate_hrtem_vacuum(
         raise ValueError(f"got {len(currents)} currents for {len(stacks)} stacks; give one per stack")
     gen = as_rng(rng)
     bins = bins_per_stack or (1 if len(stacks) > 1 else 8)
+    checked = [_check_stack(stack, i) for i, stack in enumerate(stacks)]
+    spectrum = vacuum_spectrum(checked)  # the blur's correlation, which column means feel too
     results = []
-    for i, stack in enumerate(stacks):
-        data = _check_stack(stack, i)
+    for i, data in enumerate(checked):
         integer = bool(np.all(data == np.round(data)))
-        results.append((_analyse_stack(data, bins, gen, integer), integer))
+        gain = 1.0 if spectrum is None else spectrum.column_mean_gain(data.shape[1:])
+        results.append((_analyse_stack(data, bins, gen, integer, gain), integer))
         yield Progress(i + 1, len(stacks) + 1, f"vacuum stack {i + 1}/{len(stacks)}")
 
     for i, (res, _) in enumerate(results):
@@ -394,7 +401,6 @@ def iter_calibrate_hrtem_vacuum(
     notes = []
     if any(integer for _, integer in results):
         notes.append("integer-valued frames: the quantisation variance 1/12 was subtracted")
-    spectrum = vacuum_spectrum([np.asarray(stack, np.float64) for stack in stacks])
     if spectrum is not None:
         figures["noise_mtf_at_nyquist"] = spectrum.mtf_at_nyquist()
     else:

@@ -90,6 +90,15 @@ class NoiseSpectrum:
         power[0, :] += column_share * shape[0]
         return power
 
+    def column_mean_gain(self, shape: tuple[int, int]) -> float:
+        """Variance of the mean along a column of ``shape`` (y, x) frames' noise over what white
+        noise of the same pixel variance gives (``variance / height``): the relative power along
+        ``ky = 0``, averaged over ``kx``. A blur correlates the pixels of a column, so their mean
+        keeps more of the noise."""
+        ky, kx = fft.fftfreq(shape[0])[:, None], fft.fftfreq(shape[1])[None, :]
+        power = _shape(ky**2 + kx**2, self.mtf_f2, self.white)
+        return float(power[0].mean() / power.mean())
+
     def mtf_at_nyquist(self) -> float:
         """The blur's MTF at 0.5 cycles/px along an axis (1 for white noise)."""
         return 1.0 if self.white >= 1.0 else float(np.exp(-0.125 / self.mtf_f2))
