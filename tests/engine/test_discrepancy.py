@@ -143,3 +143,12 @@ def test_a_calibrated_cameras_dose_is_read_from_its_law_and_held_to_the_training
     with pytest.warns(DoseWarning, match="trained on doses up to 50 e-/px"):
         denoiser.denoise(frame, pixel_size_nm=0.02, noise=level)
     assert denoiser.provenance()["last_run"]["discrepancy"]["frames_limited"] == 1
+
+
+def test_a_calibrated_law_below_its_offset_gives_a_dose_from_the_pixels_it_holds():
+    # variance = 2 I - 100: a camera's pedestal of 50 puts the law's zero at intensity 50
+    level = level_from_model(HRTEMNoise(k=2.0, b=-100.0, sigma_c=0.0, law="variance"))
+    frame = np.full((64, 64), 250.0, np.float32)  # 100 electrons above the pedestal, gain 2
+    frame[:, :16] = 20.0  # a dark band below the pedestal: no noise in the law there
+    dose = effective_dose(frame, level)
+    assert dose is not None and 90 < dose < 110

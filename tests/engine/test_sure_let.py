@@ -17,6 +17,7 @@ from tem_denoise.engine.sure_let import (
     gaussian_divergence,
     let_weights,
     perturbed,
+    pixel_correlation,
     probe,
     structure_map,
 )
@@ -197,8 +198,9 @@ def correlated_lattice(seed: int = 4):
 
 def test_a_gaussian_filters_divergence_under_correlated_noise_is_its_kernel_times_the_correlation():
     _, _, correlation = correlated_lattice()
+    between = pixel_correlation(correlation)
     for sigma in (0.5, 1.0, 3.0):
-        exact = gaussian_divergence(sigma, correlation)
+        exact = gaussian_divergence(sigma, between)
         assert exact > gaussian_divergence(sigma)  # neighbours' noise moves with a pixel's own
         # tr(C J) of the filter, from the transfer functions: the mean of C times the kernel's
         delta = np.zeros(correlation.shape)
@@ -221,3 +223,14 @@ def test_with_the_noises_correlation_the_risk_estimate_picks_a_better_combinatio
     # taken for white, correlated noise looks like signal, and the estimate keeps too much of it
     assert results["correlated"] < 0.6 * results["white"]
     assert results["correlated"] < 0.2 * mse(frame, clean)
+
+
+def test_a_noise_correlation_for_frames_of_another_shape_is_refused():
+    from tem_denoise.engine.sure_let import correlated
+    from tem_denoise.physics.noise_spectrum import NoiseSpectrum
+
+    correlation = NoiseSpectrum(0.18, 0.0, 1.0).correlation((64, 96))
+    with pytest.raises(ValueError, match="64 x 96 px frames, the frame is 64 x 48 px"):
+        correlated(np.zeros((64, 48), np.float32), correlation)
+    with pytest.raises(ValueError, match="the frame is"):
+        probe(np.zeros((1, 64, 48), np.float32), POISSON, [np.ones((64, 48))], correlation)

@@ -148,3 +148,10 @@ def test_a_cameras_shot_noise_gets_the_variance_law_and_its_spectrum():
 def test_seed_000s_law_is_kept_where_it_fits():
     model, _ = calibrate_hrtem_vacuum(_vacuum())
     assert model.law == "sigma"
+
+
+def test_two_stacks_keep_seed_000s_law():
+    from vacuum_stacks import blurred_vacuum_stacks
+
+    model, _ = calibrate_hrtem_vacuum(blurred_vacuum_stacks(doses=(10.0, 40.0)))  # two points: nothing to choose by
+    assert model.law == "sigma" and model.noise_spectrum is not None

@@ -20,6 +20,7 @@ from tem_denoise.physics import (
     row_correlated_noise,
     tukey_lambda_noise,
 )
+from tem_denoise.physics.noise_models import FORMAT_VERSION
 
 MODELS = [
     HRTEMNoise(k=0.05, b=1.1, sigma_c=0.5, gain=7.5, offset=0.3),
@@ -41,7 +42,7 @@ def test_every_kind_is_covered():
 def test_json_round_trip(model, tmp_path):
     path = model.save(tmp_path / "noise.json")
     data = json.loads(path.read_text())
-    assert data["format_version"] == 1 and data["kind"] == model.kind
+    assert data["format_version"] == FORMAT_VERSION and data["kind"] == model.kind
     assert load_noise_model(path) == model
 
 
@@ -137,3 +138,17 @@ def test_seed003_noise_types():
     levels = dark[::16, ::16]
     assert levels.shape == (4, 4) and 0.2 * 0.4 - 0.1 < levels.min() and levels.max() < 0.2 * 1.2 + 0.1
     assert np.allclose(dark[:16, :16], dark[0, 0])
+
+
+def test_a_cameras_noise_spectrum_is_checked_and_old_files_still_load():
+    with pytest.raises(ValueError, match="mtf_f2"):
+        HRTEMNoise(noise_spectrum=(0.0, 0.3))
+    with pytest.raises(ValueError, match="white share"):
+        HRTEMNoise(noise_spectrum=(0.18, 1.5))
+    with pytest.raises(ValueError, match="mtf_f2, white_share"):
+        HRTEMNoise(noise_spectrum=(0.18,))
+    with pytest.raises(ValueError, match="law"):
+        HRTEMNoise(law="cubic")
+    version_one = {"format_version": 1, "kind": "hrtem", "params": {"k": 0.1, "b": 1.0, "sigma_c": 0.5}}
+    model = noise_model_from_dict(version_one)
+    assert model.law == "sigma" and model.noise_spectrum is None

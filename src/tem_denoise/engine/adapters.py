@@ -22,6 +22,7 @@ from tem_denoise.physics.noise_level import (
     POISSON,
     NoiseLevel,
     estimate_level,
+    has_measured_spectrum,
     is_poisson,
     local_mean,
     sigma_map,
@@ -212,7 +213,7 @@ class RestoreAdapter:
         """The relative noise power spectrum (``fft2`` layout) of ``shape`` frames when a
         calibrated camera's noise is correlated (:meth:`NoiseSpectrum.correlation`, its column
         noise included); None for white noise."""
-        if self.spectrum is None or getattr(self.level.model, "noise_spectrum", None) is None:
+        if self.spectrum is None or not has_measured_spectrum(self.level):
             return None
         column_variance = float(getattr(self.level.model, "sigma_c", 0.0)) ** 2
         return self.spectrum.correlation(shape, min(column_variance / max(self.spectrum.variance, 1e-30), 1.0))
@@ -244,11 +245,11 @@ def calibrated_spectrum(level: NoiseLevel, frames: list) -> NoiseSpectrum | None
     """The noise spectrum a camera calibration measured on its vacuum frames
     (:attr:`~tem_denoise.physics.noise_models.HRTEMNoise.noise_spectrum`), with the ``frames``'
     mean pixel variance under its law; None for other levels or a calibration without one."""
-    measured = getattr(level.model, "noise_spectrum", None)
-    if measured is None:
+    if not has_measured_spectrum(level):
         return None
+    mtf_f2, white = getattr(level.model, "noise_spectrum")  # noqa: B009 - HRTEMNoise's, checked above
     variance = float(np.mean([np.mean(level.sigma(frame).astype(np.float64) ** 2) for frame in frames]))
-    return NoiseSpectrum(float(measured[0]), float(measured[1]), variance)
+    return NoiseSpectrum(float(mtf_f2), float(white), variance)
 
 
 def fit_restore_adapter(stack, pixel_size_nm: float, working_nm: float,

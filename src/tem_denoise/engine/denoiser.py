@@ -152,11 +152,14 @@ def _require_memory(frames, window: int, out, restore: bool) -> None:
 
     Per frame: ``window`` float32 input frames, the adapted copy, the padded frame, the tiled
     output and its blend weights (about ``window + 5`` float32 copies) and, for a restoration
-    model, the pilot Wiener step's working copies
+    model, the larger of the pilot Wiener step's working copies
     (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`) twice over (the SURE-LET step filters
-    a frame and its probed copy at once); the output stack when it is allocated here.
+    a frame and its probed copy at once) and the SURE-LET combination's
+    (:data:`~tem_denoise.engine.sure_let.BYTES_PER_PX`); the output stack when it is allocated
+    here.
     """
-    require_frame(frames.shape, 4 * (window + 5) + (2 * pilot_wiener.BYTES_PER_PX if restore else 0), "denoising")
+    restoring = max(2 * pilot_wiener.BYTES_PER_PX, sure_let.BYTES_PER_PX) if restore else 0
+    require_frame(frames.shape, 4 * (window + 5) + restoring, "denoising")
     if out is None:
         require(4.0 * np.prod(frames.shape, dtype=np.float64), "the denoised stack in memory",
                 "pass out=np.memmap(...) to stream it to disk, or denoise fewer frames at a time")
@@ -425,7 +428,7 @@ class Denoiser:
                 passes = [windows]
                 variances = ([discrepancy.noise_variance(frame, adapter.level) for frame in windows[:, -1]]
                              if isinstance(adapter, RestoreAdapter) else None)
-                if variances and any(sure_let.applies(frame, adapter.level, variance, adapter.spectrum)
+                if variances and any(sure_let.applies(frame, adapter.level, variance)
                                      for frame, variance in zip(windows[:, -1], variances)):
                     probes = sure_let.probe(windows[:, -1], adapter.level, variances,
                                             adapter.noise_correlation(windows.shape[-2:]))
@@ -556,7 +559,7 @@ class Denoiser:
         for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
             self._check_low_dose(frame, level, variance)
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
-            weighed = moved is not None and sure_let.applies(frame, level, variance, adapter.spectrum)
+            weighed = moved is not None and sure_let.applies(frame, level, variance)
             above = self._above_trained_dose(frame, level, variance, weighed)
             if weighed:
                 shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
@@ -590,7 +593,7 @@ class Denoiser:
             partial(pilot_wiener.filter_frame, frame, out, variance, adapter.factor, adapter.spectrum),
             partial(pilot_wiener.filter_frame, probed, shifted, variance, adapter.factor, adapter.spectrum),
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
-            partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)])
+            partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)], most=2)
         return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}
 
     def _trained_doses(self) -> list | None:

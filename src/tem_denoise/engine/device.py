@@ -96,13 +96,14 @@ def fft_threads():
     return fft.set_workers(torch.get_num_threads())
 
 
-def run_threaded(calls: list[Callable[[], T]]) -> list[T]:
+def run_threaded(calls: list[Callable[[], T]], most: int | None = None) -> list[T]:
     """The results of ``calls`` (functions of no argument), in order, run at once on as many
-    threads as ``scipy.fft`` is given in this context (:func:`fft_threads`), or in turn on one.
-    For numpy and scipy work that releases the GIL: filters, FFTs."""
+    threads as ``scipy.fft`` is given in this context (:func:`fft_threads`), at ``most`` at a
+    time when given (memory), or in turn on one. For numpy and scipy work that releases the GIL:
+    filters, FFTs."""
     from scipy import fft
 
-    workers = min(fft.get_workers(), len(calls))
+    workers = min(fft.get_workers(), len(calls), most or len(calls))
     if workers <= 1:
         return [call() for call in calls]
     with ThreadPoolExecutor(workers) as pool:

@@ -43,7 +43,8 @@ def noise_variance(frame: np.ndarray, level: NoiseLevel) -> np.ndarray:
 def _dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None, reduce) -> float | None:
     """``reduce(variance / gain**2)`` in electrons per pixel, ``gain`` the law's change of
     variance per unit of intensity (for a calibrated model, its local slope at each pixel's
-    smoothed intensity); None without a signal-dependent law."""
+    smoothed intensity, over the pixels where it is positive); None without a signal-dependent
+    law."""
     variance = noise_variance(frame, level) if variance is None else variance
     if level.model is None:
         return float(reduce(variance)) / level.gain**2 if level.gain > 0 else None
@@ -53,7 +54,8 @@ def _dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None, red
              - level.sigma(intensity - step).astype(np.float64) ** 2) / (2 * step)
     if float(np.median(slope)) <= 0:
         return None
-    return float(reduce(variance / np.maximum(slope, 1e-30) ** 2))
+    valid = slope > 0  # a law with an offset below zero holds no noise under some intensity
+    return float(reduce((variance / np.maximum(slope, 1e-30) ** 2)[valid]))
 
 
 def effective_dose(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> float | None:

@@ -271,8 +271,10 @@ def whole_frame(noisy: np.ndarray, pilot: np.ndarray, variance: np.ndarray,
     """The noisy frame filtered by one Wiener gain for the whole frame, set by the pilot's power
     in the orthonormal cosine transform (averaged over :data:`WHOLE_FRAME_SMOOTH_BINS` ²
     neighbouring coefficients) against the frame's mean noise variance, which white noise puts
-    into every coefficient (correlated noise by its ``spectrum``); scan-line offsets
-    (:func:`significant_lines`) are held back as in :func:`filter_frame`. Frame and pilot are
+    into every coefficient (correlated noise by its ``spectrum``); scan-line offsets are held
+    back as in :func:`filter_frame`, when they reach the pixel noise's share of a line mean
+    (:func:`significant_lines`: over a whole frame a spurious measure would cost the lattice's
+    reflections on its axes). Frame and pilot are
     taken relative to the pilot's :data:`OFFSET_PERCENTILE` th percentile, so the output is
     linear in the input.
 

@@ -103,17 +103,16 @@ def smoothed_residual(noisy: np.ndarray, restored: np.ndarray, variance: np.ndar
     in units of the noise's spread there, ``z``, and that spread (all ``(y, x)`` float64).
 
     ``variance`` is the per-pixel noise variance of ``noisy`` (units squared); the spread is
-    :func:`noise_spread`. ``z`` is further divided by the frame's robust
-    spread of ``z`` (median ``|z|`` / :data:`MAD_TO_SD`) where that exceeds 1, which covers noise
-    the detector correlates and noise larger than ``variance`` states.
+    :func:`noise_spread`, scaled by the frame's robust spread of ``z`` (median ``|z|`` /
+    :data:`MAD_TO_SD`) where that exceeds 1, which covers noise the detector correlates and
+    noise larger than ``variance`` states.
     """
     sigma = _sigma_px(pixel_size_nm)
     residual = _without_line_offsets(np.asarray(noisy, np.float64) - restored, noisy, restored, variance)
     residual, spread = run_threaded([partial(ndimage.gaussian_filter, residual, sigma, mode="reflect"),
                                      partial(noise_spread, variance, sigma)])
-    spread = np.maximum(spread, 1e-30)
-    z = residual / spread
-    return residual, z / max(float(np.median(np.abs(z))) / MAD_TO_SD, 1.0), spread
+    spread = np.maximum(spread, 1e-30) * max(float(np.median(np.abs(residual / spread))) / MAD_TO_SD, 1.0)
+    return residual, residual / spread, spread
 
 
 def _sigma_px(pixel_size_nm: float) -> float:

@@ -20,7 +20,7 @@ filter sharpens what the network over-smoothed); a weight bounded to [0, 1] cost
 on the outside benchmark's high-dose frames (docs/outside_benchmark.md). The divergence of a Gaussian filter is its
 kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo probe
 (Ramani, Blu and Unser, IEEE Trans. Image Process. 17, 2008): the network is run once more on
-``y + eps * b`` with ``b`` standard normal, and ``sum v b (f(y + eps b) - f(y)) / eps``
+``y + eps * b`` with ``b`` of unit variance, and ``sum v b (f(y + eps b) - f(y)) / eps``
 estimates ``sum v div f``; the pilot Wiener filters' the same way, with the probed frame's
 restoration as their pilot.
 
@@ -34,10 +34,18 @@ both weights (a LET whose basis holds the map). The map depends on the frame thr
 network, so the divergence of the second basis includes its change, estimated by the same probe
 from the probed restoration's map.
 
+Noise correlated between pixels (a camera's blur, its column offsets), of covariance ``Sigma``,
+asks for ``SURE(f) = ||y - f(y)||^2 - tr Sigma + 2 tr(Sigma J_f)``: where a calibration knows
+the noise's spectrum the probe is drawn correlated like the noise, a Gaussian filter's term is
+its kernel times the noise's correlation at its offsets, and the noise's share of each weight's
+uncertainty is computed in the Fourier domain (``correlation`` below).
+
 The engine uses it for raw counts (in counts, or in units linear in them with the law scaled
-to match) of at least :data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the
-Gaussian approximation of Poisson noise, and with it the estimate, fails); elsewhere the
-discrepancy step (:mod:`tem_denoise.engine.discrepancy`) applies. Where
+to match), and for a camera calibrated with its noise spectrum
+(:func:`~tem_denoise.physics.noise_level.has_measured_spectrum`), of at least
+:data:`MIN_MEAN_COUNT` electrons per pixel on average (below that the Gaussian approximation of
+Poisson noise, and with it the estimate, fails); elsewhere the discrepancy step
+(:mod:`tem_denoise.engine.discrepancy`) applies. Where
 the network restores better than any Gaussian its weight stays near 1; where it does worse,
 the output leans on the filters. What it changes on the outside benchmark is in
 docs/outside_benchmark.md.
@@ -52,8 +60,7 @@ from scipy import fft, ndimage
 
 from tem_denoise.engine.device import run_threaded
 from tem_denoise.engine.discrepancy import effective_dose, is_exact, noise_variance
-from tem_denoise.physics.noise_level import NoiseLevel, half_spectrum_counts
-from tem_denoise.physics.noise_spectrum import NoiseSpectrum
+from tem_denoise.physics.noise_level import NoiseLevel, half_spectrum_counts, has_measured_spectrum
 
 SIGMAS_PX = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Standard deviations (px, the frame's own grid) of the Gaussian filters combined with the network."""
@@ -72,21 +79,22 @@ validation part (docs/restoration.md)."""
 EIGEN_FLOOR = 1e-6
 """Directions along which the candidates differ by less than this share of the frame's noise
 energy (``sum v``) are not used: candidates that coincide up to noise."""
+BYTES_PER_PX = 400
+"""Peak working memory of :func:`combine` per frame pixel with three probed candidates
+(tracemalloc on 1024² frames: 256 bytes with white noise, 394 with correlated noise)."""
 STRUCTURE_SIGMA_NM = 0.4
 """Gaussian (standard deviation, nm) over which the structure map measures the restoration's
 local variance: a few lattice spacings (chosen on the outside benchmark's validation part among
 0.2-0.8 nm, docs/restoration.md)."""
 
 
-def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None,
-            spectrum: NoiseSpectrum | None = None) -> bool:
+def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = None) -> bool:
     """True for frames whose noise is known: raw counts (an exact Poisson law, in counts or units
-    linear in them), or a calibrated camera whose calibration measured its noise spectrum
-    (``spectrum``: :func:`~tem_denoise.engine.adapters.calibrated_spectrum`); either of at least
+    linear in them), or a camera whose calibration measured its noise spectrum
+    (:func:`~tem_denoise.physics.noise_level.has_measured_spectrum`); either of at least
     :data:`MIN_MEAN_COUNT` electrons per pixel on average (``variance``: the frame's
     :func:`~tem_denoise.engine.discrepancy.noise_variance`, when the caller has it)."""
-    calibrated = spectrum is not None and getattr(level.model, "noise_spectrum", None) is not None
-    if not (is_exact(level) or calibrated):
+    if not (is_exact(level) or has_measured_spectrum(level)):
         return False
     dose = effective_dose(frame, level, variance)
     return dose is not None and dose >= MIN_MEAN_COUNT
@@ -94,7 +102,7 @@ def applies(frame: np.ndarray, level: NoiseLevel, variance: np.ndarray | None = 
 
 def probe(frames: np.ndarray, level: NoiseLevel, variances=None,
           correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Standard-normal probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
+    """Unit-variance probes ``(F, y, x)`` float32 for ``frames`` and their steps ``(F,)`` in the
     frames' units (:data:`PROBE_STEP` noise standard deviations). Every frame of a shape gets the
     same probe (independent of its noise all the same), so a frame's output does not depend on its
     place in a stack or a batch chunk, nor on the units it is given in. ``variances``: the
@@ -103,15 +111,44 @@ def probe(frames: np.ndarray, level: NoiseLevel, variances=None,
     correlated like the noise, so that it measures the divergence the risk of correlated noise
     asks for, ``sum_ij Sigma_ij df_i/dy_j``."""
     frames = np.asarray(frames, dtype=np.float32)
-    probe_ = np.random.default_rng([0x5E7E, *frames.shape[-2:]]).standard_normal(frames.shape[-2:], dtype=np.float32)
+    probe_ = _white_probe(frames.shape[-2:])
     if correlation is not None:
-        half = np.sqrt(correlation[:, : frames.shape[-1] // 2 + 1])
-        probe_ = fft.irfft2(fft.rfft2(probe_) * half, s=frames.shape[-2:]).astype(np.float32)
+        probe_ = correlated(probe_, correlation)
     probes = np.broadcast_to(probe_, frames.shape)
     if variances is None:
         variances = [noise_variance(frame, level) for frame in frames]
     steps = [PROBE_STEP * float(np.sqrt(np.mean(variance))) for variance in variances]
     return probes, np.array(steps, np.float32)
+
+
+def _white_probe(shape: tuple[int, ...]) -> np.ndarray:
+    """The standard-normal probe of frames of ``shape`` (y, x), float32: one per shape."""
+    return np.random.default_rng([0x5E7E, *shape]).standard_normal(tuple(shape), dtype=np.float32)
+
+
+def _decorrelated_terms(fields: list[np.ndarray], correlation: np.ndarray) -> list[np.ndarray]:
+    """Per-pixel Monte-Carlo terms ``w * C^1/2 x`` of the sums ``p' x`` for each ``(y, x)`` field
+    ``x`` (``p = C^1/2 w`` the correlated probe, ``w`` its white source): the same sums, in terms
+    that are nearly independent from pixel to pixel, so that their squares estimate the sums'
+    variance (``v p dx/eps`` itself is correlated over the blur and along columns)."""
+    white = _white_probe(fields[0].shape)
+    return [white * correlated(np.asarray(field, np.float32), correlation) for field in fields]
+
+
+def _check_correlation(correlation: np.ndarray, shape: tuple[int, ...]) -> None:
+    """Refuse a ``correlation`` made for frames of another shape than ``shape`` (y, x)."""
+    if tuple(correlation.shape) != tuple(shape):
+        raise ValueError(f"the noise correlation is for {correlation.shape[0]} x {correlation.shape[1]} px "
+                         f"frames, the frame is {shape[0]} x {shape[1]} px")
+
+
+def correlated(white: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """``C^1/2 x``, ``C`` the correlation of noise of relative power spectrum ``correlation``
+    (``fft2`` layout, mean 1): white noise of unit variance made correlated like that noise,
+    still of unit variance (float32)."""
+    _check_correlation(correlation, white.shape)
+    half = np.sqrt(correlation[:, : white.shape[-1] // 2 + 1])
+    return fft.irfft2(fft.rfft2(white) * half, s=white.shape).astype(np.float32)
 
 
 def perturbed(windows: np.ndarray, probes: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -121,27 +158,35 @@ def perturbed(windows: np.ndarray, probes: np.ndarray, steps: np.ndarray) -> np.
     return moved
 
 
-def gaussian_divergence(sigma_px: float, correlation: np.ndarray | None = None) -> float:
+def gaussian_divergence(sigma_px: float, between: np.ndarray | None = None) -> float:
     """d f_i / d y_i of a Gaussian filter of ``sigma_px``: the centre weight of its kernel; with
-    the noise's ``correlation`` (a relative power spectrum, ``fft2`` layout), the kernel's weights
-    summed times the correlation at their offsets, ``sum_j C_ij df_i/dy_j``."""
+    the noise's correlation ``between`` pixels (``(y, x)``, 1 at offset ``[0, 0]``, offsets
+    wrapping: :func:`pixel_correlation`), the kernel's weights summed times the correlation at
+    their offsets, ``sum_j C_ij df_i/dy_j``."""
     half = int(4 * sigma_px + 0.5)
     delta = np.zeros((2 * half + 1, 2 * half + 1))
     delta[half, half] = 1.0
     kernel = ndimage.gaussian_filter(delta, sigma_px, mode="constant")
-    if correlation is None:
+    if between is None:
         return float(kernel[half, half])
     offsets = np.arange(-half, half + 1)
-    between = fft.ifft2(correlation).real  # correlation between pixels, 1 at offset 0
     return float(np.sum(kernel * between[np.ix_(offsets % between.shape[0], offsets % between.shape[1])]))
 
 
+def pixel_correlation(correlation: np.ndarray) -> np.ndarray:
+    """The correlation between pixels (``(y, x)`` by offset, wrapping; 1 at ``[0, 0]``) of noise
+    of relative power spectrum ``correlation``."""
+    return fft.ifft2(correlation).real
+
+
 def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.ndarray,
-                modulation: tuple[np.ndarray, np.ndarray] | None = None,
+                modulation: tuple | None = None,
                 correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SURE's quadratic system for the bases ``B = r_k`` and, with a ``modulation``
-    ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel),
-    ``B = c r_k``; accumulated in float64 by blocks of rows. Returns the Gram matrix, the linear
+    ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel; a
+    third member, when given, holds the modulated bases' Monte-Carlo terms per pixel: see
+    :func:`_decorrelated_terms`), ``B = c r_k``; accumulated in float64 by blocks of rows.
+    Returns the Gram matrix, the linear
     terms ``sum_i v_i (c_i (1 - div f_k) - r_k dc_i/dy_i)`` (``c`` = 1 for the first bases),
     and their estimate's covariance: that of the Monte-Carlo terms (their per-pixel products
     summed) plus ``sum v B_j B_l``, the noise's own share (the covariance of ``<B, noise>``;
@@ -164,9 +209,12 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
         probed = np.array([divergences[i][rows].ravel() for i in probed_at]).reshape(len(probed_at), v.size)
         sums[0] += float(np.sum(v))
         if modulation is not None:
-            centred, change = (m[rows].ravel() for m in modulation)
-            modulated = basis * change
-            modulated[probed_at] += probed * centred
+            centred = modulation[0][rows].ravel()
+            if len(modulation) > 2:  # the modulated bases' Monte-Carlo terms, given
+                modulated = np.stack([term[rows].ravel() for term in modulation[2]])
+            else:
+                modulated = basis * modulation[1][rows].ravel()
+                modulated[probed_at] += probed * centred
             probed = np.concatenate([probed, modulated])
             basis = np.concatenate([basis, basis * centred])
             sums[1] += float(np.sum(centred * v))
@@ -183,9 +231,11 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
 
 
 def _correlated_share(bases: list[np.ndarray], variance: np.ndarray, correlation: np.ndarray) -> np.ndarray:
-    """``B_j' Sigma B_l`` for correlated noise, ``Sigma = sqrt(v) C sqrt(v)`` with ``C`` of
-    relative power spectrum ``correlation``: in the Fourier domain, over the half spectrum
-    (single precision: it only sets how far a weight must stand out of the noise)."""
+    """``(k, k)`` matrix ``B_j' Sigma B_l`` (data units squared times the bases' squared) of the
+    ``k`` bases for correlated noise, ``Sigma = sqrt(v) C sqrt(v)`` with ``C`` of relative power
+    spectrum ``correlation``: in the Fourier domain, over the half spectrum (single precision: it
+    only sets how far a weight must stand out of the noise)."""
+    _check_correlation(correlation, variance.shape)
     height, width = variance.shape
     root = np.sqrt(np.asarray(variance, np.float32))
     weight = np.sqrt(correlation[:, : width // 2 + 1] * half_spectrum_counts((height, width))).astype(np.float32)
@@ -242,13 +292,6 @@ def let_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray | Non
     return vectors[:, keep] @ (projected[keep] / values[keep])
 
 
-def _divergence_map(variance: np.ndarray, probe_: np.ndarray, out: np.ndarray, moved: np.ndarray,
-                    step: float) -> np.ndarray:
-    """Monte-Carlo estimate of ``v df/dy`` per pixel (its sum estimates ``sum v div f``) from a
-    restoration and that of the probed frame."""
-    return variance * probe_ * (np.asarray(moved, np.float64) - out) / step
-
-
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
             filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
@@ -265,7 +308,8 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     moved : ndarray (y, x)
         The network's restoration of ``noisy + step * probe_``, with the same adapter.
     probe_ : ndarray (y, x)
-        The standard-normal probe.
+        The probe (:func:`probe`): unit variance, correlated like the noise with a
+        ``correlation``.
     step : float
         The probe's step (the frame's units).
     level : NoiseLevel
@@ -295,16 +339,28 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     variance = noise_variance(y, level) if variance is None else variance
     filters = filters or {}
     learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
+    between = None if correlation is None else pixel_correlation(correlation)
     gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
     candidates = [out for out, _ in learned] + gaussians
-    divergences = ([_divergence_map(variance, probe_, out, shifted, step) for out, shifted in learned]
-                   + [gaussian_divergence(s, correlation) for s in SIGMAS_PX])
+    if correlation is None:  # v p df/eps per pixel: its sum estimates sum v div f
+        divergences = [variance * probe_ * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
+    else:
+        changes = [variance * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
+        divergences = _decorrelated_terms(changes, correlation)
+    divergences += [gaussian_divergence(s, between) for s in SIGMAS_PX]
     residuals = [c - y for c in candidates]
-    modulation = None
+    modulation: tuple | None = None
     if pixel_size_nm is not None:
         structure, reference = structure_map(restored, pixel_size_nm)
         moved_map, _ = structure_map(moved, pixel_size_nm, reference)
-        modulation = (structure - structure.mean(), variance * probe_ * (moved_map - structure) / step)
+        centred = structure - structure.mean()
+        if correlation is None:
+            modulation = (centred, variance * probe_ * (moved_map - structure) / step)
+        else:  # the modulated bases' terms, each a sum p' x over its own field x
+            map_change = variance * (moved_map - structure) / step
+            fields = [r * map_change + (centred * changes[i] if i < len(changes) else 0.0)
+                      for i, r in enumerate(residuals)]
+            modulation = (centred, None, _decorrelated_terms(fields, correlation))
     floor = EIGEN_FLOOR * float(np.sum(variance))
     weights = let_weights(*_let_system(residuals, divergences, variance, modulation, correlation), floor)
     k = len(residuals)

@@ -33,6 +33,8 @@ from .noise_spectrum import BLOCK_PX, vacuum_spectrum
 from .rng import as_rng
 
 MAX_SAMPLES = 20000
+VARIANCE_LAW_RATIO = 0.25
+"""Share of the sigma law's residual below which a calibration takes the variance law."""
 
 
 # --------------------------------------------------------------------------- report
@@ -334,10 +336,11 @@ def iter_calibrate_hrtem_vacuum(
         raise ValueError(f"got {len(currents)} currents for {len(stacks)} stacks; give one per stack")
     gen = as_rng(rng)
     bins = bins_per_stack or (1 if len(stacks) > 1 else 8)
-    checked = [_check_stack(stack, i) for i, stack in enumerate(stacks)]
-    spectrum = vacuum_spectrum(checked)  # the blur's correlation, which column means feel too
+    # the blur's correlation, which column means feel too; one stack in memory at a time
+    spectrum = vacuum_spectrum(_check_stack(stack, i) for i, stack in enumerate(stacks))
     results = []
-    for i, data in enumerate(checked):
+    for i, stack in enumerate(stacks):
+        data = _check_stack(stack, i)
         integer = bool(np.all(data == np.round(data)))
         gain = 1.0 if spectrum is None else spectrum.column_mean_gain(data.shape[1:])
         results.append((_analyse_stack(data, bins, gen, integer, gain), integer))
@@ -413,10 +416,6 @@ def iter_calibrate_hrtem_vacuum(
     return model, FitReport("hrtem_vacuum", lines, histograms, figures, notes)
 
 
-VARIANCE_LAW_RATIO = 0.25
-"""Share of the sigma law's residual below which a calibration takes the variance law."""
-
-
 def _pointwise_law(intensity: np.ndarray, sigma: np.ndarray, counts: np.ndarray) -> tuple[LineFit, str]:
     """The pointwise noise's line against intensity, and its law: sigma linear in intensity
     (seed 000's), unless variance linear (shot noise plus readout: a camera's electrons) leaves
@@ -429,6 +428,8 @@ def _pointwise_law(intensity: np.ndarray, sigma: np.ndarray, counts: np.ndarray)
     miss_sigma = np.sum(counts * (sigma - (by_sigma.slope * intensity + by_sigma.intercept)) ** 2)
     variance_sigma = np.sqrt(np.maximum(by_variance.slope * intensity + by_variance.intercept, 0.0))
     miss_variance = np.sum(counts * (sigma - variance_sigma) ** 2)
+    if len(intensity) < 3:  # two points: both lines pass through them, nothing to choose by
+        return by_sigma, "sigma"
     return (by_variance, "variance") if miss_variance < VARIANCE_LAW_RATIO * miss_sigma else (by_sigma, "sigma")
 
 

@@ -107,6 +107,13 @@ def level_from_model(model: NoiseModel) -> NoiseLevel:
     return NoiseLevel(0.0, 0.0, "calibration", model)
 
 
+def has_measured_spectrum(level: NoiseLevel) -> bool:
+    """True for a camera calibration that measured its noise's spectrum on vacuum frames
+    (:attr:`~tem_denoise.physics.noise_models.HRTEMNoise.noise_spectrum`): its noise is known,
+    law and correlation."""
+    return getattr(level.model, "noise_spectrum", None) is not None
+
+
 def _stem_mode(modality: str) -> str:
     """The ``tem-denoise calibrate --stem`` choice for STEM data of ``modality``."""
     return "bf" if modality == "STEM-BF" else "haadf"

@@ -33,7 +33,9 @@ from tem_denoise.outputs import write_text
 
 from .rng import RngLike, as_rng
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 (December 2026) added :class:`HRTEMNoise`'s ``law`` and ``noise_spectrum``; version
+1 files load with their defaults."""
 
 
 class _JsonModel:
@@ -129,6 +131,13 @@ class HRTEMNoise(_JsonModel):
             raise ValueError(f"sigma_c must be >= 0, got {self.sigma_c}")
         if self.law not in ("sigma", "variance"):
             raise ValueError(f"law must be 'sigma' or 'variance', got {self.law!r}")
+        if self.noise_spectrum is not None:
+            if len(self.noise_spectrum) != 2:
+                raise ValueError(f"noise_spectrum must be (mtf_f2, white_share), got {self.noise_spectrum!r}")
+            mtf_f2, white = self.noise_spectrum
+            if not (mtf_f2 > 0 and 0 <= white <= 1):
+                raise ValueError("noise_spectrum needs mtf_f2 > 0 and a white share in [0, 1], "
+                                 f"got {self.noise_spectrum!r}")
 
     def sigma_p(self, intensity: np.ndarray | float) -> np.ndarray:
         """Pointwise noise sigma at ``intensity`` (clipped at 0)."""

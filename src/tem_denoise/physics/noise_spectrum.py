@@ -22,6 +22,7 @@ white noise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,8 +187,9 @@ def _fitted(power: np.ndarray, start: float) -> NoiseSpectrum | None:
     return NoiseSpectrum(f2, white_share, variance)
 
 
-def vacuum_spectrum(stacks: list) -> NoiseSpectrum | None:
-    """The noise spectrum of a camera from ``(t, y, x)`` stacks of vacuum frames (every
+def vacuum_spectrum(stacks: Iterable) -> NoiseSpectrum | None:
+    """The noise spectrum of a camera from ``(t, y, x)`` stacks of vacuum frames (read one at a
+    time: a generator keeps one stack in memory; every
     frequency of a vacuum frame is noise, at any sampling), or None when the frames are smaller
     than :data:`BLOCK_PX` or too few.
 
@@ -196,17 +198,19 @@ def vacuum_spectrum(stacks: list) -> NoiseSpectrum | None:
     like :func:`estimate_spectrum`'s from the first ring past zero frequency. A flat spectrum
     (a fall of less than :data:`MIN_FALL`) gives white noise (``white`` = 1).
     """
-    spectra = []
+    total, frames, blocks = np.zeros((BLOCK_PX, BLOCK_PX // 2 + 1)), 0, 0
     for stack in stacks:
-        data = np.asarray(stack, np.float64)
+        data = np.asarray(stack)
         if data.ndim != 3 or data.shape[0] < 2 or min(data.shape[1:]) < BLOCK_PX:
             continue
-        residual = (data - data.mean(axis=0)) / np.sqrt(1.0 - 1.0 / data.shape[0])
-        residual -= residual.mean(axis=1, keepdims=True)
-        spectra += [_mean_power(frame, BLOCK_PX) for frame in residual]
-    if sum(blocks for _, blocks in spectra) < MIN_BLOCKS:
+        mean = data.mean(axis=0, dtype=np.float64)
+        for frame in data:  # less the illumination and the frame's column offsets
+            residual = (frame - mean) / np.sqrt(1.0 - 1.0 / data.shape[0])
+            power, count = _mean_power(residual - residual.mean(axis=0), BLOCK_PX)
+            total, frames, blocks = total + power, frames + 1, blocks + count
+    if blocks < MIN_BLOCKS:
         return None
-    power = np.mean([spectrum for spectrum, _ in spectra], axis=0) / np.sum(_taper(BLOCK_PX) ** 2)
+    power = total / frames / np.sum(_taper(BLOCK_PX) ** 2)
     return _fitted(power, 1.5 / BLOCK_PX)
 
 
