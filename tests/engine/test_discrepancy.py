@@ -75,9 +75,10 @@ def test_the_engine_holds_a_restoration_of_sparse_counts_to_their_noise_and_says
     residual_power = np.mean((held.astype(np.float64) - counts) ** 2)
     assert residual_power < 1.1 * np.mean(counts)  # no more than the Poisson noise removed
     assert np.mean((out.astype(np.float64) - counts) ** 2) < 1.1 * np.mean(counts)  # the output too
-    # the held restoration is then the pilot of the Wiener step, and what that removed beyond the noise is put back
+    # the held restoration is then the pilot of the Wiener step, and what that removed beyond the noise is put back,
+    # with the held restoration as the network's witness
     variance = noise_variance(counts, POISSON)
-    expected, _ = put_back(counts, filter_frame(counts, held, variance), variance, 0.02)
+    expected, _ = put_back(counts, filter_frame(counts, held, variance), variance, 0.02, held)
     np.testing.assert_allclose(out, expected, atol=1e-2)
 
 

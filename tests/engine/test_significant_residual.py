@@ -134,3 +134,13 @@ def test_a_vacancy_the_network_invents_and_the_frame_does_not_back_stays_out():
     out, _ = put_back(noisy, painted, painted, PIXEL_NM, network=invented)
     site = (slice(80, 91), slice(80, 91))
     assert abs(out[site].mean() - painted[site].mean()) < 0.1 * (painted[site].mean() - invented[site].mean())
+
+
+def test_noise_specks_the_network_does_not_show_stay_out():
+    vacuum = np.full((160, 160), 30.0)  # a flat field, restored as flat by network and filters alike
+    noisy = np.random.default_rng(7).poisson(vacuum).astype(np.float64)
+    alone, alone_share = put_back(noisy, vacuum, vacuum, PIXEL_NM)
+    gated, gated_share = put_back(noisy, vacuum, vacuum, PIXEL_NM, network=vacuum)
+    assert alone_share > 0.02  # the frame alone puts back its strongest noise
+    assert gated_share < 0.1 * alone_share  # beyond 4 spreads only
+    assert np.mean((gated - vacuum) ** 2) < 0.2 * np.mean((alone - vacuum) ** 2)
