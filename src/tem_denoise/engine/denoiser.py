@@ -428,10 +428,11 @@ class Denoiser:
                 passes = [windows]
                 variances = ([discrepancy.noise_variance(frame, adapter.level) for frame in windows[:, -1]]
                              if isinstance(adapter, RestoreAdapter) else None)
-                if variances and any(sure_let.applies(frame, adapter.level, variance)
-                                     for frame, variance in zip(windows[:, -1], variances)):
-                    probes = sure_let.probe(windows[:, -1], adapter.level, variances,
-                                            adapter.noise_correlation(windows.shape[-2:]))
+                weighed = [sure_let.applies(frame, adapter.level, variance)
+                           for frame, variance in zip(windows[:, -1], variances or [])]
+                if any(weighed):
+                    correlation = adapter.noise_correlation(windows.shape[-2:])
+                    probes = sure_let.probe(windows[:, -1], adapter.level, variances, correlation)
                     passes.append(sure_let.perturbed(windows, *probes))
                     total += (i1 - i0) * grid.n_tiles
                 outputs = []
@@ -460,9 +461,9 @@ class Denoiser:
                 continue
             y = outputs[0]
             if invert:
-                moved = (adapter.inverse(outputs[1]), *probes) if len(outputs) > 1 else None
+                moved = (adapter.inverse(outputs[1]), *probes, correlation) if len(outputs) > 1 else None
                 with fft_threads():
-                    y = self._restored(adapter, windows[:, -1], adapter.inverse(y), moved, variances)
+                    y = self._restored(adapter, windows[:, -1], adapter.inverse(y), moved, variances, weighed)
             if is_2d:
                 out[...] = y[0]
             else:
@@ -538,14 +539,15 @@ class Denoiser:
         return tensor.to(self.device, non_blocking=True) if self.device.type != "cpu" else tensor
 
     def _restored(self, adapter, frames: np.ndarray, restored: np.ndarray, moved: tuple | None,
-                  variances: list | None) -> np.ndarray:
+                  variances: list | None, weighed: list[bool]) -> np.ndarray:
         """Restored ``(F, y, x)`` frames checked against the noise of their raw ``frames``.
 
         Raw counts of a few electrons per pixel or more are combined with their pilot Wiener
         filters (:mod:`~tem_denoise.engine.pilot_wiener`, in windows and over the whole frame)
         and Gaussian filters by
-        :mod:`~tem_denoise.engine.sure_let`, with ``moved`` = (the restorations of the probed
-        frames, the probes, their steps). Other counts, and frames less noisy than the model's
+        :mod:`~tem_denoise.engine.sure_let` (the frames ``weighed``), with ``moved`` = (the
+        restorations of the probed frames, the probes, their steps, the noise's correlation or
+        None for white noise). Other counts, and frames less noisy than the model's
         training data, are held to their noise (:mod:`~tem_denoise.engine.discrepancy`); every
         frame but those of the SURE-LET step then gets the pilot Wiener filter with the result as
         pilot. Last, what the result removed beyond the noise is put back, and what the network's
@@ -559,15 +561,14 @@ class Denoiser:
         for k, (frame, out, variance) in enumerate(zip(frames, restored, variances, strict=True)):
             self._check_low_dose(frame, level, variance)
             sides = pilot_wiener.windows_for(frame.shape, adapter.factor)
-            weighed = moved is not None and sure_let.applies(frame, level, variance)
-            above = self._above_trained_dose(frame, level, variance, weighed)
-            if weighed:
-                shifted, probe_, step = moved[0][k], moved[1][k], float(moved[2][k])
+            above = self._above_trained_dose(frame, level, variance, weighed[k])
+            if weighed[k] and moved is not None:
+                shifted, probe_, step, correlation = moved[0][k], moved[1][k], float(moved[2][k]), moved[3]
                 network = out
                 filters = self._pilot_filters(frame, out, frame + step * probe_, shifted, variance,
                                               adapter) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
-                                                adapter.pixel_size_nm, adapter.noise_correlation(frame.shape))
+                                                adapter.pixel_size_nm, correlation)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:

@@ -53,7 +53,7 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 from scipy import fft, ndimage
@@ -111,7 +111,7 @@ def probe(frames: np.ndarray, level: NoiseLevel, variances=None,
     correlated like the noise, so that it measures the divergence the risk of correlated noise
     asks for, ``sum_ij Sigma_ij df_i/dy_j``."""
     frames = np.asarray(frames, dtype=np.float32)
-    probe_ = _white_probe(frames.shape[-2:])
+    probe_ = _white_probe(tuple(frames.shape[-2:]))
     if correlation is not None:
         probe_ = correlated(probe_, correlation)
     probes = np.broadcast_to(probe_, frames.shape)
@@ -121,9 +121,13 @@ def probe(frames: np.ndarray, level: NoiseLevel, variances=None,
     return probes, np.array(steps, np.float32)
 
 
+@lru_cache(maxsize=2)
 def _white_probe(shape: tuple[int, ...]) -> np.ndarray:
-    """The standard-normal probe of frames of ``shape`` (y, x), float32: one per shape."""
-    return np.random.default_rng([0x5E7E, *shape]).standard_normal(tuple(shape), dtype=np.float32)
+    """The standard-normal probe of frames of ``shape`` (y, x), float32, read-only: one per
+    shape, drawn once (every batch and frame of a stack, and the correlated terms, use it)."""
+    probe_ = np.random.default_rng([0x5E7E, *shape]).standard_normal(tuple(shape), dtype=np.float32)
+    probe_.flags.writeable = False
+    return probe_
 
 
 def _decorrelated_terms(fields: list[np.ndarray], correlation: np.ndarray) -> list[np.ndarray]:
@@ -131,7 +135,7 @@ def _decorrelated_terms(fields: list[np.ndarray], correlation: np.ndarray) -> li
     ``x`` (``p = C^1/2 w`` the correlated probe, ``w`` its white source): the same sums, in terms
     that are nearly independent from pixel to pixel, so that their squares estimate the sums'
     variance (``v p dx/eps`` itself is correlated over the blur and along columns)."""
-    white = _white_probe(fields[0].shape)
+    white = _white_probe(tuple(fields[0].shape))
     return [white * correlated(np.asarray(field, np.float32), correlation) for field in fields]
 
 
@@ -180,12 +184,14 @@ def pixel_correlation(correlation: np.ndarray) -> np.ndarray:
 
 
 def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.ndarray,
-                modulation: tuple | None = None,
-                correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                modulation: tuple[np.ndarray, np.ndarray | None] | None = None,
+                correlation: np.ndarray | None = None,
+                modulated_terms: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SURE's quadratic system for the bases ``B = r_k`` and, with a ``modulation``
-    ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel; a
-    third member, when given, holds the modulated bases' Monte-Carlo terms per pixel: see
-    :func:`_decorrelated_terms`), ``B = c r_k``; accumulated in float64 by blocks of rows.
+    ``(c, v dc/dy)`` (the centred structure map and its change with the frame, per pixel),
+    ``B = c r_k``, whose Monte-Carlo terms per pixel are ``r_k v dc/dy`` plus, for probed
+    candidates, ``c v div f_k``, or the ``modulated_terms`` given (:func:`_decorrelated_terms`;
+    ``v dc/dy`` may then be None); accumulated in float64 by blocks of rows.
     Returns the Gram matrix, the linear
     terms ``sum_i v_i (c_i (1 - div f_k) - r_k dc_i/dy_i)`` (``c`` = 1 for the first bases),
     and their estimate's covariance: that of the Monte-Carlo terms (their per-pixel products
@@ -209,11 +215,12 @@ def _let_system(residuals: list[np.ndarray], divergences: list, variance: np.nda
         probed = np.array([divergences[i][rows].ravel() for i in probed_at]).reshape(len(probed_at), v.size)
         sums[0] += float(np.sum(v))
         if modulation is not None:
-            centred = modulation[0][rows].ravel()
-            if len(modulation) > 2:  # the modulated bases' Monte-Carlo terms, given
-                modulated = np.stack([term[rows].ravel() for term in modulation[2]])
+            centred, change = modulation
+            centred = centred[rows].ravel()
+            if modulated_terms is not None:
+                modulated = np.stack([term[rows].ravel() for term in modulated_terms])
             else:
-                modulated = basis * modulation[1][rows].ravel()
+                modulated = basis * change[rows].ravel()  # type: ignore[index]
                 modulated[probed_at] += probed * centred
             probed = np.concatenate([probed, modulated])
             basis = np.concatenate([basis, basis * centred])
@@ -349,7 +356,8 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         divergences = _decorrelated_terms(changes, correlation)
     divergences += [gaussian_divergence(s, between) for s in SIGMAS_PX]
     residuals = [c - y for c in candidates]
-    modulation: tuple | None = None
+    modulation: tuple[np.ndarray, np.ndarray | None] | None = None
+    modulated_terms = None
     if pixel_size_nm is not None:
         structure, reference = structure_map(restored, pixel_size_nm)
         moved_map, _ = structure_map(moved, pixel_size_nm, reference)
@@ -360,9 +368,10 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
             map_change = variance * (moved_map - structure) / step
             fields = [r * map_change + (centred * changes[i] if i < len(changes) else 0.0)
                       for i, r in enumerate(residuals)]
-            modulation = (centred, None, _decorrelated_terms(fields, correlation))
+            modulation, modulated_terms = (centred, None), _decorrelated_terms(fields, correlation)
     floor = EIGEN_FLOOR * float(np.sum(variance))
-    weights = let_weights(*_let_system(residuals, divergences, variance, modulation, correlation), floor)
+    system = _let_system(residuals, divergences, variance, modulation, correlation, modulated_terms)
+    weights = let_weights(*system, floor)
     k = len(residuals)
     out = y.astype(np.float64)
     for i, r in enumerate(residuals):

@@ -96,9 +96,7 @@ class NoiseSpectrum:
         noise of the same pixel variance gives (``variance / height``): the relative power along
         ``ky = 0``, averaged over ``kx``. A blur correlates the pixels of a column, so their mean
         keeps more of the noise."""
-        ky, kx = fft.fftfreq(shape[0])[:, None], fft.fftfreq(shape[1])[None, :]
-        power = _shape(ky**2 + kx**2, self.mtf_f2, self.white)
-        return float(power[0].mean() / power.mean())
+        return float(self.correlation(shape)[0].mean())
 
     def mtf_at_nyquist(self) -> float:
         """The blur's MTF at 0.5 cycles/px along an axis (1 for white noise)."""
