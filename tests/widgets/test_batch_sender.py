@@ -34,8 +34,11 @@ def test_the_dock_writes_a_config_and_starts_the_batch(dock, tmp_path, qtbot):
     assert job == BatchJob(inputs=(str(folder),), output=str(out), model="gaussian-2d", device="cpu")
     assert f"tem-denoise batch --config {config}" in widget.batch.status.value
 
+    (out / "batch.log").write_text("an earlier run's log\n")
     widget.batch.start_button.clicked.emit()
     assert widget.batch.process.wait(timeout=240) == 0, (out / "batch.log").read_text()
+    log = (out / "batch.log").read_text()
+    assert log.startswith("an earlier run's log\n=== tem-denoise batch --config ")
     assert io.read_provenance(out / "m_denoised.tif")["model"] == "gaussian-2d"
     assert json.loads((out / "batch_manifest.json").read_text())["run"]["done"] == 1
     viewer.window._qt_window.resize(1200, 1000)

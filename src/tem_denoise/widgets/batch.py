@@ -3,8 +3,9 @@
 "Write batch config" writes ``batch_config.yaml`` into the output folder and shows the command
 that runs it (``tem-denoise batch --config ...``, on this machine or on a cluster's login node
 after editing the ``cluster``/``dask`` options, see docs/batch.md). "Start batch here" also
-starts that command in its own process on this machine, with its output in ``batch.log``
-beside the config; napari stays free and the batch goes on if napari is closed.
+starts that command in its own process on this machine, with its output appended to
+``batch.log`` beside the config (an earlier run's log is kept, each run under a dated header);
+napari stays free and the batch goes on if napari is closed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,9 @@ class BatchSender(Container):
         """Write the config and start ``tem-denoise batch --config`` in its own process."""
         path = self.write_config()
         log = path.with_name(LOG)
-        with open(log, "w", encoding="utf-8") as handle:
+        with open(log, "a", encoding="utf-8") as handle:  # an earlier run's log is the user's record
+            handle.write(f"=== tem-denoise batch --config {path}, started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n")
+            handle.flush()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tem_denoise.cli", "batch", "--config", str(path)],
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
