@@ -129,6 +129,29 @@ def test_the_structure_map_is_near_zero_in_vacuum_and_its_smoothing_near_exact()
     assert np.abs(_smoothed(power, 20.0) - exact).max() < 0.01 * np.abs(exact).max()
 
 
+def test_the_smoothed_map_is_brought_back_like_a_linear_zoom():
+    image = np.random.default_rng(8).random((203, 117))
+    block, sigma = 5, 20.0
+    padded = np.pad(image, ((0, -203 % block), (0, -117 % block)), mode="reflect")
+    means = padded.reshape(padded.shape[0] // block, block, -1, block).mean(axis=(1, 3))
+    zoomed = ndimage.zoom(ndimage.gaussian_filter(means, sigma / block, mode="reflect"), block, order=1,
+                          mode="nearest", grid_mode=True)[:203, :117]
+    np.testing.assert_allclose(_smoothed(image, sigma), zoomed, rtol=1e-12, atol=1e-12)
+
+
+def test_the_risk_system_does_not_depend_on_its_block_size(monkeypatch):
+    rng = np.random.default_rng(9)
+    shape = (37, 29)
+    residuals = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+    divergences = [rng.standard_normal(shape), 0.2, 0.05]
+    variance = rng.random(shape) + 0.5
+    modulation = (rng.random(shape) - 0.5, rng.standard_normal(shape))
+    whole = _let_system(residuals, divergences, variance, modulation)
+    monkeypatch.setattr("tem_denoise.engine.sure_let.BLOCK_PX", 60)  # two rows, the last block one row
+    for blocked, full in zip(_let_system(residuals, divergences, variance, modulation), whole, strict=True):
+        np.testing.assert_allclose(blocked, full, rtol=1e-10, atol=1e-10)
+
+
 def test_the_map_terms_match_the_divergence_taken_pixel_by_pixel():
     """The linear terms of the map's bases, averaged over probes, against finite differences."""
     rng = np.random.default_rng(6)
