@@ -10,13 +10,16 @@ from stand_in_networks import Identity
 from tem_denoise.engine import Denoiser
 from tem_denoise.engine.discrepancy import noise_variance
 from tem_denoise.engine.sure_let import (
+    SIGMAS_PX,
     _let_system,
     _smoothed,
+    _weigh,
     applies,
     combine,
     gaussian_divergence,
     let_weights,
     perturbed,
+    pilot,
     pixel_correlation,
     probe,
     structure_map,
@@ -80,7 +83,10 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     out = denoiser.denoise(np.stack([counts, counts]), pixel_size_nm=0.02)
     record = denoiser.provenance()["last_run"]["sure_let"]
     np.testing.assert_array_equal(out[0], out[1])  # a frame's output does not depend on its place in the stack
-    assert record["frames"] == 2 and record["mean_weights"]["gaussians"] > 0.5
+    weights = record["mean_weights"]
+    assert record["frames"] == 2 and abs(weights["network"]) < 0.1  # the frame itself: no use
+    # the filters, whose pilot is the Gaussians' combination, and the Gaussians do the work
+    assert weights["wiener"] + weights["whole_frame_wiener"] + weights["gaussians"] > 0.5
     assert denoiser.provenance()["last_run"]["significant_residual"]["frames"] == 2  # then the residual step
     assert mse(out[0], clean) < 0.5 * mse(counts, clean)
     scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # no law given, none recognised
@@ -183,6 +189,25 @@ def test_the_map_terms_match_the_divergence_taken_pixel_by_pixel():
         _, gains, _ = _let_system([restored - counts], [divergence], variance, (centred, change))
         estimates.append(-gains[1])  # SURE's linear term is minus sum v d(c r)/dy
     assert np.mean(estimates) == pytest.approx(exact, rel=0.1, abs=0.05 * np.std(estimates))
+
+
+def test_the_probed_pilot_is_the_same_combination_of_the_probed_candidates():
+    """The pilot is combine's output; its probed copy the same weights applied to the probed
+    frame's candidates: the network's restoration of it and its own Gaussian filters."""
+    clean, counts = lattice(dose=8.0, seed=5)
+    network = lambda frame: ndimage.gaussian_filter(frame, 1.2) ** 1.1  # noqa: E731 - nonlinear
+    probes, steps = probe(counts[None], POISSON)
+    step = float(steps[0])
+    probed = counts + step * probes[0]
+    restored, moved = network(counts), network(probed)
+    guide, moved_guide = pilot(counts, restored, moved, probes[0], step, POISSON, pixel_size_nm=0.05)
+    out, _ = combine(counts, restored, moved, probes[0], step, POISSON, pixel_size_nm=0.05)
+    np.testing.assert_array_equal(guide, out)
+    weighing = _weigh(counts, restored, moved, probes[0], step, POISSON, None, {}, 0.05, None)
+    candidates = [moved] + [ndimage.gaussian_filter(probed, s, mode="reflect") for s in SIGMAS_PX]
+    expected = weighing.applied(probed, candidates, weighing.moved_centred)
+    np.testing.assert_allclose(moved_guide, expected, rtol=1e-5, atol=1e-4)
+    assert mse(moved_guide, guide) > 0.01 * step**2  # the probe moved it
 
 
 def test_pilot_filters_enter_as_candidates_weighed_by_the_risk_estimate():

@@ -565,8 +565,8 @@ class Denoiser:
             if weighed[k] and moved is not None:
                 shifted, probe_, step, correlation = moved[0][k], moved[1][k], float(moved[2][k]), moved[3]
                 network = out
-                filters = self._pilot_filters(frame, out, frame + step * probe_, shifted, variance,
-                                              adapter) if sides[0] else None
+                filters = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter,
+                                              correlation) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
                                                 adapter.pixel_size_nm, correlation)
                 self._let_weights.append(weights)
@@ -585,16 +585,30 @@ class Denoiser:
         return np.stack(outputs)
 
     @staticmethod
-    def _pilot_filters(frame: np.ndarray, out: np.ndarray, probed: np.ndarray, shifted: np.ndarray,
-                       variance: np.ndarray, adapter: RestoreAdapter) -> dict:
-        """The SURE-LET step's pilot Wiener candidates: in windows and over the whole frame, each
-        of the frame with the restoration ``out`` as pilot and of the ``probed`` frame with its
-        restoration ``shifted``; two at a time where the thread budget allows."""
-        filtered = run_threaded([
-            partial(pilot_wiener.filter_frame, frame, out, variance, adapter.factor, adapter.spectrum),
-            partial(pilot_wiener.filter_frame, probed, shifted, variance, adapter.factor, adapter.spectrum),
+    def _pilot_filters(frame: np.ndarray, out: np.ndarray, shifted: np.ndarray, probe_: np.ndarray, step: float,
+                       variance: np.ndarray, adapter: RestoreAdapter, correlation: np.ndarray | None) -> dict:
+        """The SURE-LET step's pilot Wiener candidates, in two rounds. First the whole-frame
+        filter with the network's restoration ``out`` as pilot joins the network and the Gaussians
+        in a SURE-LET combination (:func:`~tem_denoise.engine.sure_let.pilot`), with its
+        significant residual put back; that is the pilot of the windowed and the whole-frame
+        filters the final combination weighs (BM3D's second step with a better first one). Each
+        filter also runs on the frame probed by ``step * probe_``, with the probed pilot
+        (``shifted``, the network's restoration of the probed frame, in the first round), two at
+        a time where the thread budget allows."""
+        probed = frame + step * probe_
+        first = {"whole_frame_wiener": tuple(run_threaded([
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
-            partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)], most=2)
+            partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)]))}
+        guide, moved_guide = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance, first,
+                                            adapter.pixel_size_nm, correlation)
+        if adapter.pixel_size_nm is not None:  # the put-back's change taken as the probed pilot's too
+            corrected, _ = significant_residual.put_back(frame, guide, variance, adapter.pixel_size_nm, out)
+            guide, moved_guide = corrected, moved_guide + (corrected - guide)
+        filtered = run_threaded([
+            partial(pilot_wiener.filter_frame, frame, guide, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.filter_frame, probed, moved_guide, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, frame, guide, variance, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, probed, moved_guide, variance, adapter.spectrum)], most=2)
         return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}
 
     def _trained_doses(self) -> list | None:

@@ -53,6 +53,7 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
@@ -328,6 +329,65 @@ def let_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray | Non
     return vectors[:, keep] @ (projected[keep] / values[keep])
 
 
+@dataclass(frozen=True)
+class _Weighing:
+    """A frame's SURE-LET solution: its candidates (the learned ones' probed copies beside them),
+    the weights (the modulated ones after the first ``len(candidates)``), and the centred
+    structure maps of the restoration and of its probed copy (None without a pixel size)."""
+
+    frame: np.ndarray
+    learned: list[tuple[np.ndarray, np.ndarray]]
+    candidates: list[np.ndarray]
+    weights: np.ndarray
+    centred: np.ndarray | None
+    moved_centred: np.ndarray | None
+
+    def applied(self, frame: np.ndarray, candidates: list[np.ndarray], centred: np.ndarray | None) -> np.ndarray:
+        """``frame + sum_k (w_k + w'_k c) (candidate_k - frame)`` (float64)."""
+        k = len(candidates)
+        out = frame.astype(np.float64)
+        for i, candidate in enumerate(candidates):
+            weight = self.weights[i] if centred is None else self.weights[i] + self.weights[k + i] * centred
+            out += weight * (candidate - frame)
+        return out
+
+
+def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
+           level: NoiseLevel, variance: np.ndarray | None, filters: dict[str, tuple[np.ndarray, np.ndarray]],
+           pixel_size_nm: float | None, correlation: np.ndarray | None) -> _Weighing:
+    """Solve SURE-LET for one frame (the arguments of :func:`combine`)."""
+    y = np.asarray(noisy, dtype=np.float32)
+    variance = noise_variance(y, level) if variance is None else variance
+    learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
+    between = None if correlation is None else pixel_correlation(correlation)
+    gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
+    candidates = [out for out, _ in learned] + gaussians
+    if correlation is None:  # v p df/eps per pixel: its sum estimates sum v div f
+        divergences = [variance * probe_ * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
+    else:
+        changes = [variance * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
+        divergences = _decorrelated_terms(changes, correlation)
+    divergences += [gaussian_divergence(s, between) for s in SIGMAS_PX]
+    residuals = [c - y for c in candidates]
+    modulation: tuple[np.ndarray, np.ndarray | None] | None = None
+    modulated_terms = None
+    centred = moved_centred = None
+    if pixel_size_nm is not None:
+        structure, reference = structure_map(restored, pixel_size_nm)
+        moved_map, _ = structure_map(moved, pixel_size_nm, reference)
+        centred, moved_centred = structure - structure.mean(), moved_map - structure.mean()
+        if correlation is None:
+            modulation = (centred, variance * probe_ * (moved_map - structure) / step)
+        else:  # the modulated bases' terms, each a sum p' x over its own field x
+            map_change = variance * (moved_map - structure) / step
+            fields = [r * map_change + (centred * changes[i] if i < len(changes) else 0.0)
+                      for i, r in enumerate(residuals)]
+            modulation, modulated_terms = (centred, None), _decorrelated_terms(fields, correlation)
+    floor = EIGEN_FLOOR * float(np.sum(variance))
+    system = _let_system(residuals, divergences, variance, modulation, correlation, modulated_terms)
+    return _Weighing(y, learned, candidates, let_weights(*system, floor), centred, moved_centred)
+
+
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
             filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
@@ -354,9 +414,10 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         ``noisy``'s noise variance map, when the caller has it.
     filters : dict of name -> (ndarray (y, x), ndarray (y, x)), optional
         Further candidates, such as the pilot Wiener filters
-        (:mod:`~tem_denoise.engine.pilot_wiener`): each a filter of ``noisy`` with the network's
-        restoration as pilot, and of the probed frame with ``moved`` as pilot, so that its
-        divergence (pilot included) is estimated by the same probe.
+        (:mod:`~tem_denoise.engine.pilot_wiener`): each a filter of ``noisy`` with a pilot made
+        from the network's restoration (:func:`pilot`), and of the probed frame with the pilot made
+        the same way from ``moved``, so that its divergence (pilot included) is estimated by the
+        same probe.
     pixel_size_nm : float, optional
         The frame's pixel size (nm): the weights then vary with the restoration's structure map
         (:func:`structure_map`); one set of weights for the frame when None.
@@ -371,41 +432,29 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The output in the frame's units, and the weights (frame means): ``network``, one per
         name of ``filters``, ``gaussians`` (their sum) and ``frame`` (one minus the others).
     """
-    y = np.asarray(noisy, dtype=np.float32)
-    variance = noise_variance(y, level) if variance is None else variance
     filters = filters or {}
-    learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
-    between = None if correlation is None else pixel_correlation(correlation)
-    gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
-    candidates = [out for out, _ in learned] + gaussians
-    if correlation is None:  # v p df/eps per pixel: its sum estimates sum v div f
-        divergences = [variance * probe_ * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
-    else:
-        changes = [variance * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
-        divergences = _decorrelated_terms(changes, correlation)
-    divergences += [gaussian_divergence(s, between) for s in SIGMAS_PX]
-    residuals = [c - y for c in candidates]
-    modulation: tuple[np.ndarray, np.ndarray | None] | None = None
-    modulated_terms = None
-    if pixel_size_nm is not None:
-        structure, reference = structure_map(restored, pixel_size_nm)
-        moved_map, _ = structure_map(moved, pixel_size_nm, reference)
-        centred = structure - structure.mean()
-        if correlation is None:
-            modulation = (centred, variance * probe_ * (moved_map - structure) / step)
-        else:  # the modulated bases' terms, each a sum p' x over its own field x
-            map_change = variance * (moved_map - structure) / step
-            fields = [r * map_change + (centred * changes[i] if i < len(changes) else 0.0)
-                      for i, r in enumerate(residuals)]
-            modulation, modulated_terms = (centred, None), _decorrelated_terms(fields, correlation)
-    floor = EIGEN_FLOOR * float(np.sum(variance))
-    system = _let_system(residuals, divergences, variance, modulation, correlation, modulated_terms)
-    weights = let_weights(*system, floor)
-    k = len(residuals)
-    out = y.astype(np.float64)
-    for i, r in enumerate(residuals):
-        out += (weights[i] if modulation is None else weights[i] + weights[k + i] * modulation[0]) * r
-    weights = weights[:k]  # the modulated weights average to zero over the frame
+    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation)
+    out = weighing.applied(weighing.frame, weighing.candidates, weighing.centred)
+    weights = weighing.weights[:len(weighing.candidates)]  # the modulated weights average to zero over the frame
+    n_learned = len(weighing.learned)
     record = {"network": float(weights[0]), **{name: float(w) for name, w in zip(filters, weights[1:])},
-              "gaussians": float(weights[len(learned):].sum()), "frame": float(1.0 - weights.sum())}
+              "gaussians": float(weights[n_learned:].sum()), "frame": float(1.0 - weights.sum())}
     return out.astype(np.float32), record
+
+
+def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
+          level: NoiseLevel, variance: np.ndarray | None = None,
+          filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+          pixel_size_nm: float | None = None, correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`combine`'s output as a pilot for a second round of Wiener filters, and the same
+    combination (the same weights) of the probed frame's candidates: the probed pilot, so that
+    the second round's divergences, pilot included, are estimated by the same probe (the
+    weights' own change with the frame, sums over all pixels, is left out). Arguments as
+    :func:`combine`; returns two ``(y, x)`` float32 images in the frame's units."""
+    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters or {}, pixel_size_nm,
+                      correlation)
+    probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
+    moved_candidates = [shifted for _, shifted in weighing.learned] + run_threaded(
+        [partial(ndimage.gaussian_filter, probed, s, mode="reflect") for s in SIGMAS_PX])
+    return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred).astype(np.float32),
+            weighing.applied(probed, moved_candidates, weighing.moved_centred).astype(np.float32))
