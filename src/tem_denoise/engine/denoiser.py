@@ -565,10 +565,11 @@ class Denoiser:
             if weighed[k] and moved is not None:
                 shifted, probe_, step, correlation = moved[0][k], moved[1][k], float(moved[2][k]), moved[3]
                 network = out
-                filters = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter,
-                                              correlation) if sides[0] else None
+                smoothed = sure_let.gaussians(frame)
+                filters = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter, correlation,
+                                              smoothed) if sides[0] else None
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
-                                                adapter.pixel_size_nm, correlation)
+                                                adapter.pixel_size_nm, correlation, smoothed)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
@@ -586,7 +587,8 @@ class Denoiser:
 
     @staticmethod
     def _pilot_filters(frame: np.ndarray, out: np.ndarray, shifted: np.ndarray, probe_: np.ndarray, step: float,
-                       variance: np.ndarray, adapter: RestoreAdapter, correlation: np.ndarray | None) -> dict:
+                       variance: np.ndarray, adapter: RestoreAdapter, correlation: np.ndarray | None,
+                       smoothed: list[np.ndarray]) -> dict:
         """The SURE-LET step's pilot Wiener candidates, in two rounds. First the whole-frame
         filter with the network's restoration ``out`` as pilot joins the network and the Gaussians
         in a SURE-LET combination (:func:`~tem_denoise.engine.sure_let.pilot`), with its
@@ -594,13 +596,13 @@ class Denoiser:
         filters the final combination weighs (BM3D's second step with a better first one). Each
         filter also runs on the frame probed by ``step * probe_``, with the probed pilot
         (``shifted``, the network's restoration of the probed frame, in the first round), two at
-        a time where the thread budget allows."""
+        a time where the thread budget allows. ``smoothed``: the frame's Gaussian filters."""
         probed = frame + step * probe_
         first = {"whole_frame_wiener": tuple(run_threaded([
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
             partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)]))}
         guide, moved_guide = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance, first,
-                                            adapter.pixel_size_nm, correlation)
+                                            adapter.pixel_size_nm, correlation, smoothed)
         if adapter.pixel_size_nm is not None:  # the put-back's change taken as the probed pilot's too
             corrected, _ = significant_residual.put_back(frame, guide, variance, adapter.pixel_size_nm, out)
             guide, moved_guide = corrected, moved_guide + (corrected - guide)

@@ -329,6 +329,13 @@ def let_weights(gram: np.ndarray, gain: np.ndarray, covariance: np.ndarray | Non
     return vectors[:, keep] @ (projected[keep] / values[keep])
 
 
+def gaussians(frame: np.ndarray) -> list[np.ndarray]:
+    """The frame (y, x) filtered by each Gaussian of :data:`SIGMAS_PX` (mirrored borders; on
+    the thread budget)."""
+    frame = np.asarray(frame, np.float32)
+    return run_threaded([partial(ndimage.gaussian_filter, frame, s, mode="reflect") for s in SIGMAS_PX])
+
+
 @dataclass(frozen=True)
 class _Weighing:
     """A frame's SURE-LET solution: its candidates (the learned ones' probed copies beside them),
@@ -354,14 +361,14 @@ class _Weighing:
 
 def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
            level: NoiseLevel, variance: np.ndarray | None, filters: dict[str, tuple[np.ndarray, np.ndarray]],
-           pixel_size_nm: float | None, correlation: np.ndarray | None) -> _Weighing:
+           pixel_size_nm: float | None, correlation: np.ndarray | None,
+           smoothed: list[np.ndarray] | None) -> _Weighing:
     """Solve SURE-LET for one frame (the arguments of :func:`combine`)."""
     y = np.asarray(noisy, dtype=np.float32)
     variance = noise_variance(y, level) if variance is None else variance
     learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
     between = None if correlation is None else pixel_correlation(correlation)
-    gaussians = run_threaded([partial(ndimage.gaussian_filter, y, s, mode="reflect") for s in SIGMAS_PX])
-    candidates = [out for out, _ in learned] + gaussians
+    candidates = [out for out, _ in learned] + (gaussians(y) if smoothed is None else list(smoothed))
     if correlation is None:  # v p df/eps per pixel: its sum estimates sum v div f
         divergences = [variance * probe_ * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
     else:
@@ -391,7 +398,8 @@ def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: n
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
             level: NoiseLevel, variance: np.ndarray | None = None,
             filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-            pixel_size_nm: float | None = None, correlation: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+            pixel_size_nm: float | None = None, correlation: np.ndarray | None = None,
+            smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration, its pilot Wiener filters and
     Gaussian filters of a frame.
 
@@ -425,6 +433,8 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The relative power spectrum of correlated noise (a calibrated camera's:
         :meth:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum.correlation`), with which the
         probe was drawn (:func:`probe`); white noise when None.
+    smoothed : list of ndarray (y, x), optional
+        The frame's :func:`gaussians`, when the caller has them.
 
     Returns
     -------
@@ -433,7 +443,8 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         name of ``filters``, ``gaussians`` (their sum) and ``frame`` (one minus the others).
     """
     filters = filters or {}
-    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation)
+    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation,
+                      smoothed)
     out = weighing.applied(weighing.frame, weighing.candidates, weighing.centred)
     weights = weighing.weights[:len(weighing.candidates)]  # the modulated weights average to zero over the frame
     n_learned = len(weighing.learned)
@@ -445,16 +456,16 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
 def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
           level: NoiseLevel, variance: np.ndarray | None = None,
           filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-          pixel_size_nm: float | None = None, correlation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          pixel_size_nm: float | None = None, correlation: np.ndarray | None = None,
+          smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`combine`'s output as a pilot for a second round of Wiener filters, and the same
     combination (the same weights) of the probed frame's candidates: the probed pilot, so that
     the second round's divergences, pilot included, are estimated by the same probe (the
     weights' own change with the frame, sums over all pixels, is left out). Arguments as
     :func:`combine`; returns two ``(y, x)`` float32 images in the frame's units."""
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters or {}, pixel_size_nm,
-                      correlation)
+                      correlation, smoothed)
     probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
-    moved_candidates = [shifted for _, shifted in weighing.learned] + run_threaded(
-        [partial(ndimage.gaussian_filter, probed, s, mode="reflect") for s in SIGMAS_PX])
+    moved_candidates = [shifted for _, shifted in weighing.learned] + gaussians(probed)
     return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred).astype(np.float32),
             weighing.applied(probed, moved_candidates, weighing.moved_centred).astype(np.float32))
