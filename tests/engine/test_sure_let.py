@@ -87,6 +87,8 @@ def test_the_engine_combines_restorations_of_counts_and_records_the_weights():
     assert record["frames"] == 2 and abs(weights["network"]) < 0.1  # the frame itself: no use
     # the filters, whose pilot is the Gaussians' combination, and the Gaussians do the work
     assert weights["wiener"] + weights["whole_frame_wiener"] + weights["gaussians"] > 0.5
+    pilot_weights = record["pilot_mean_weights"]  # the first combination, the filters' pilot
+    assert set(pilot_weights) == {"network", "whole_frame_wiener", "gaussians", "frame"}
     assert denoiser.provenance()["last_run"]["significant_residual"]["frames"] == 2  # then the residual step
     assert mse(out[0], clean) < 0.5 * mse(counts, clean)
     scaled = denoiser.denoise(2.5 * counts + 100.0, pixel_size_nm=0.02)  # no law given, none recognised
@@ -200,7 +202,7 @@ def test_the_probed_pilot_is_the_same_combination_of_the_probed_candidates():
     step = float(steps[0])
     probed = counts + step * probes[0]
     restored, moved = network(counts), network(probed)
-    guide, moved_guide = pilot(counts, restored, moved, probes[0], step, POISSON, pixel_size_nm=0.05)
+    guide, moved_guide, _ = pilot(counts, restored, moved, probes[0], step, POISSON, pixel_size_nm=0.05)
     out, _ = combine(counts, restored, moved, probes[0], step, POISSON, pixel_size_nm=0.05)
     np.testing.assert_array_equal(guide, out)
     weighing = _weigh(counts, restored, moved, probes[0], step, POISSON, None, {}, 0.05, None, None)

@@ -121,6 +121,11 @@ def default_overlap(tile: int | None, receptive_radius: int | None = None) -> in
     return min(wanted, tile // 2)
 
 
+def _mean_weights(weights: list[dict]) -> dict:
+    """Frame means of SURE-LET weights (:func:`~tem_denoise.engine.sure_let.combine`'s records)."""
+    return {key: round(float(np.mean([w[key] for w in weights])), 3) for key in weights[0]}
+
+
 def _is_out_of_memory(err: BaseException) -> bool:
     import torch
 
@@ -216,6 +221,7 @@ class Denoiser:
         self._beam_doses: list[float] = []
         self._warned: set[str] = set()
         self._let_weights: list[dict] = []
+        self._pilot_weights: list[dict] = []
         self._wiener_sides: list[tuple[int, int]] = []
         self._put_back: list[float] = []
 
@@ -418,6 +424,7 @@ class Denoiser:
         done, total, start = 0, n * grid.n_tiles, time.perf_counter()
         self.eta_s = None
         self._alphas, self._beam_doses, self._warned, self._let_weights = [], [], set(), []
+        self._pilot_weights = []
         self._wiener_sides, self._put_back = [], []
         i0 = 0
         while i0 < n:
@@ -566,8 +573,11 @@ class Denoiser:
                 shifted, probe_, step, correlation = moved[0][k], moved[1][k], float(moved[2][k]), moved[3]
                 network = out
                 smoothed = sure_let.gaussians(frame)
-                filters = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter, correlation,
-                                              smoothed) if sides[0] else None
+                filters = None
+                if sides[0]:
+                    filters, pilot_weights = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter,
+                                                                 correlation, smoothed)
+                    self._pilot_weights.append(pilot_weights)
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
                                                 adapter.pixel_size_nm, correlation, smoothed)
                 self._let_weights.append(weights)
@@ -588,7 +598,7 @@ class Denoiser:
     @staticmethod
     def _pilot_filters(frame: np.ndarray, out: np.ndarray, shifted: np.ndarray, probe_: np.ndarray, step: float,
                        variance: np.ndarray, adapter: RestoreAdapter, correlation: np.ndarray | None,
-                       smoothed: list[np.ndarray]) -> dict:
+                       smoothed: list[np.ndarray]) -> tuple[dict, dict]:
         """The SURE-LET step's pilot Wiener candidates, in two rounds. First the whole-frame
         filter with the network's restoration ``out`` as pilot joins the network and the Gaussians
         in a SURE-LET combination (:func:`~tem_denoise.engine.sure_let.pilot`), with its
@@ -596,12 +606,13 @@ class Denoiser:
         filters the final combination weighs (BM3D's second step with a better first one). Each
         filter also runs on the frame probed by ``step * probe_``, with the probed pilot
         (``shifted``, the network's restoration of the probed frame, in the first round), two at
-        a time where the thread budget allows. ``smoothed``: the frame's Gaussian filters."""
+        a time where the thread budget allows. ``smoothed``: the frame's Gaussian filters.
+        Returns the candidates and the first combination's weights."""
         probed = frame + step * probe_
         first = {"whole_frame_wiener": tuple(run_threaded([
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
             partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)]))}
-        guide, moved_guide = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance, first,
+        guide, moved_guide, weights = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance, first,
                                             adapter.pixel_size_nm, correlation, smoothed)
         if adapter.pixel_size_nm is not None:  # the put-back's change taken as the probed pilot's too
             corrected, _ = significant_residual.put_back(frame, guide, variance, adapter.pixel_size_nm, out)
@@ -611,7 +622,7 @@ class Denoiser:
             partial(pilot_wiener.filter_frame, probed, moved_guide, variance, adapter.factor, adapter.spectrum),
             partial(pilot_wiener.whole_frame, frame, guide, variance, adapter.spectrum),
             partial(pilot_wiener.whole_frame, probed, moved_guide, variance, adapter.spectrum)], most=2)
-        return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}
+        return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}, weights
 
     def _trained_doses(self) -> list | None:
         """The card's training dose range (e-/px at the beam's level), None when it states none."""
@@ -649,11 +660,14 @@ class Denoiser:
         return True
 
     def _sure_let_record(self) -> dict:
-        """Provenance of the SURE-LET step: the mean weights of the network, the filters and the frame."""
+        """Provenance of the SURE-LET step: the mean weights of the network, the filters and the
+        frame, and those of the first combination that set the filters' pilot."""
         if not self._let_weights:
             return {}
-        means = {key: round(float(np.mean([w[key] for w in self._let_weights])), 3) for key in self._let_weights[0]}
-        return {"sure_let": {"frames": len(self._let_weights), "mean_weights": means}}
+        record = {"frames": len(self._let_weights), "mean_weights": _mean_weights(self._let_weights)}
+        if self._pilot_weights:
+            record["pilot_mean_weights"] = _mean_weights(self._pilot_weights)
+        return {"sure_let": record}
 
     def _wiener_record(self) -> dict:
         """Provenance of the pilot Wiener step: frames filtered and the windows' sides (frame px)."""

@@ -446,26 +446,33 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation,
                       smoothed)
     out = weighing.applied(weighing.frame, weighing.candidates, weighing.centred)
+    return out.astype(np.float32), _record(weighing, filters)
+
+
+def _record(weighing: _Weighing, filters: dict) -> dict:
+    """The weights of a solution as frame means: ``network``, one per name of ``filters``,
+    ``gaussians`` (their sum) and ``frame`` (one minus the others)."""
     weights = weighing.weights[:len(weighing.candidates)]  # the modulated weights average to zero over the frame
     n_learned = len(weighing.learned)
-    record = {"network": float(weights[0]), **{name: float(w) for name, w in zip(filters, weights[1:])},
-              "gaussians": float(weights[n_learned:].sum()), "frame": float(1.0 - weights.sum())}
-    return out.astype(np.float32), record
+    return {"network": float(weights[0]), **{name: float(w) for name, w in zip(filters, weights[1:])},
+            "gaussians": float(weights[n_learned:].sum()), "frame": float(1.0 - weights.sum())}
 
 
 def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
           level: NoiseLevel, variance: np.ndarray | None = None,
           filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
           pixel_size_nm: float | None = None, correlation: np.ndarray | None = None,
-          smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+          smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`combine`'s output as a pilot for a second round of Wiener filters, and the same
     combination (the same weights) of the probed frame's candidates: the probed pilot, so that
     the second round's divergences, pilot included, are estimated by the same probe (the
     weights' own change with the frame, sums over all pixels, is left out). Arguments as
-    :func:`combine`; returns two ``(y, x)`` float32 images in the frame's units."""
+    :func:`combine`; returns two ``(y, x)`` float32 images in the frame's units and the
+    weights (as :func:`combine`'s)."""
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters or {}, pixel_size_nm,
                       correlation, smoothed)
     probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
     moved_candidates = [shifted for _, shifted in weighing.learned] + gaussians(probed)
     return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred).astype(np.float32),
-            weighing.applied(probed, moved_candidates, weighing.moved_centred).astype(np.float32))
+            weighing.applied(probed, moved_candidates, weighing.moved_centred).astype(np.float32),
+            _record(weighing, filters or {}))
