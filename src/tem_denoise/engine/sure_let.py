@@ -81,9 +81,10 @@ validation part (docs/restoration.md)."""
 EIGEN_FLOOR = 1e-6
 """Directions along which the candidates differ by less than this share of the frame's noise
 energy (``sum v``) are not used: candidates that coincide up to noise."""
-BYTES_PER_PX = 400
-"""Peak working memory of :func:`combine` per frame pixel with three probed candidates
-(tracemalloc on 1024² frames: 256 bytes with white noise, 394 with correlated noise)."""
+BYTES_PER_PX = 500
+"""Peak working memory of the SURE-LET step per frame pixel: the pilot's combination, the
+filters and :func:`combine` with three probed candidates (tracemalloc over the engine's whole
+step on 1024² frames: 235 bytes with white noise, 479 with correlated noise)."""
 STRUCTURE_SIGMA_NM = 0.4
 """Gaussian (standard deviation, nm) over which the structure map measures the restoration's
 local variance: a few lattice spacings (chosen on the outside benchmark's validation part among
