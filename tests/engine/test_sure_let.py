@@ -153,11 +153,19 @@ def test_the_risk_system_does_not_depend_on_its_block_size(monkeypatch):
     residuals = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
     divergences = [rng.standard_normal(shape), 0.2, 0.05]
     variance = rng.random(shape) + 0.5
-    modulation = (rng.random(shape) - 0.5, rng.standard_normal(shape))
-    whole = _let_system(residuals, divergences, variance, modulation)
+    centred, change = rng.random(shape) - 0.5, rng.standard_normal(shape)
+    terms = [rng.standard_normal(shape) for _ in range(3)]
+    cases = [((centred, change), None), ((centred, None), terms), (None, None)]
+    whole = [_let_system(residuals, divergences, variance, modulation, None, given) for modulation, given in cases]
+    bases = np.stack([r.ravel() for r in residuals] + [(centred * r).ravel() for r in residuals]).astype(np.float64)
+    np.testing.assert_allclose(whole[0][0], bases @ bases.T, rtol=1e-12)  # the Gram matrix, unblocked
+    spread = np.sum(divergences[0] ** 2) + np.sum(variance.ravel() * bases[0] ** 2)  # probed terms + noise's share
+    assert whole[0][2][0, 0] == pytest.approx(spread, rel=1e-12)
     monkeypatch.setattr("tem_denoise.engine.sure_let.BLOCK_PX", 60)  # two rows, the last block one row
-    for blocked, full in zip(_let_system(residuals, divergences, variance, modulation), whole, strict=True):
-        np.testing.assert_allclose(blocked, full, rtol=1e-10, atol=1e-10)
+    for (modulation, given), full in zip(cases, whole, strict=True):
+        for blocked, expected in zip(_let_system(residuals, divergences, variance, modulation, None, given), full,
+                                     strict=True):
+            np.testing.assert_allclose(blocked, expected, rtol=1e-10, atol=1e-10)
 
 
 def test_the_map_terms_match_the_divergence_taken_pixel_by_pixel():

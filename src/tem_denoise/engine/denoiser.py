@@ -159,9 +159,9 @@ def _require_memory(frames, window: int, out, restore: bool) -> None:
     output and its blend weights (about ``window + 5`` float32 copies) and, for a restoration
     model, the larger of the pilot Wiener step's working copies
     (:data:`~tem_denoise.engine.pilot_wiener.BYTES_PER_PX`) twice over (the SURE-LET step filters
-    a frame and its probed copy at once) and the SURE-LET combination's
-    (:data:`~tem_denoise.engine.sure_let.BYTES_PER_PX`); the output stack when it is allocated
-    here.
+    a frame and its probed copy at once) and the SURE-LET step's, filters and both
+    combinations included (:data:`~tem_denoise.engine.sure_let.BYTES_PER_PX`); the output stack
+    when it is allocated here.
     """
     restoring = max(2 * pilot_wiener.BYTES_PER_PX, sure_let.BYTES_PER_PX) if restore else 0
     require_frame(frames.shape, 4 * (window + 5) + restoring, "denoising")
@@ -602,26 +602,26 @@ class Denoiser:
         """The SURE-LET step's pilot Wiener candidates, in two rounds. First the whole-frame
         filter with the network's restoration ``out`` as pilot joins the network and the Gaussians
         in a SURE-LET combination (:func:`~tem_denoise.engine.sure_let.pilot`), with its
-        significant residual put back; that is the pilot of the windowed and the whole-frame
-        filters the final combination weighs (BM3D's second step with a better first one). Each
-        filter also runs on the frame probed by ``step * probe_``, with the probed pilot
-        (``shifted``, the network's restoration of the probed frame, in the first round), two at
-        a time where the thread budget allows. ``smoothed``: the frame's Gaussian filters.
-        Returns the candidates and the first combination's weights."""
+        significant residual put back when the pixel size is known; that is the pilot of the
+        windowed and the whole-frame filters the final combination weighs (BM3D's second step
+        with a better first one). Each filter also runs on the frame probed by ``step * probe_``,
+        with the probed pilot (``shifted``, the network's restoration of the probed frame, in the
+        first round), two at a time where the thread budget allows. ``smoothed``: the frame's
+        Gaussian filters. Returns the candidates and the first combination's weights."""
         probed = frame + step * probe_
         first = {"whole_frame_wiener": tuple(run_threaded([
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
             partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)]))}
-        guide, moved_guide, weights = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance, first,
-                                            adapter.pixel_size_nm, correlation, smoothed)
+        pilot, probed_pilot, weights = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance,
+                                                      first, adapter.pixel_size_nm, correlation, smoothed)
         if adapter.pixel_size_nm is not None:  # the put-back's change taken as the probed pilot's too
-            corrected, _ = significant_residual.put_back(frame, guide, variance, adapter.pixel_size_nm, out)
-            guide, moved_guide = corrected, moved_guide + (corrected - guide)
+            corrected, _ = significant_residual.put_back(frame, pilot, variance, adapter.pixel_size_nm, out)
+            pilot, probed_pilot = corrected, probed_pilot + (corrected - pilot)
         filtered = run_threaded([
-            partial(pilot_wiener.filter_frame, frame, guide, variance, adapter.factor, adapter.spectrum),
-            partial(pilot_wiener.filter_frame, probed, moved_guide, variance, adapter.factor, adapter.spectrum),
-            partial(pilot_wiener.whole_frame, frame, guide, variance, adapter.spectrum),
-            partial(pilot_wiener.whole_frame, probed, moved_guide, variance, adapter.spectrum)], most=2)
+            partial(pilot_wiener.filter_frame, frame, pilot, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.filter_frame, probed, probed_pilot, variance, adapter.factor, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, frame, pilot, variance, adapter.spectrum),
+            partial(pilot_wiener.whole_frame, probed, probed_pilot, variance, adapter.spectrum)], most=2)
         return {"wiener": tuple(filtered[:2]), "whole_frame_wiener": tuple(filtered[2:])}, weights
 
     def _trained_doses(self) -> list | None:

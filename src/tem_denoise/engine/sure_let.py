@@ -10,8 +10,9 @@ through the law):
     SURE(f) = ||y - f(y)||^2 - sum(v) + 2 sum_i v_i d f_i / d y_i
 
 The output is ``y + sum_k w_k (f_k(y) - y)`` over the candidates ``f_k``: the network, the
-pilot Wiener filters it guides (:mod:`~tem_denoise.engine.pilot_wiener`: in windows, and over
-the whole frame) and Gaussian filters of the frame (:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
+pilot Wiener filters (:mod:`~tem_denoise.engine.pilot_wiener`: in windows, and over the whole
+frame, guided by a first such combination, :func:`pilot`) and Gaussian filters of the frame
+(:data:`SIGMAS_PX`). SURE is quadratic in the weights, so the
 ones that minimise it solve a small linear system (:func:`let_weights`; the linear expansion
 of thresholds, LET, of Blu and Luisier, IEEE Trans. Image Process. 16, 2007). With the frame's
 own weight they sum to one, so an offset of the input moves the output the same way. They are
@@ -21,8 +22,9 @@ on the outside benchmark's high-dose frames (docs/outside_benchmark.md). The div
 kernel's centre weight per pixel; the network's is estimated by one Monte-Carlo probe
 (Ramani, Blu and Unser, IEEE Trans. Image Process. 17, 2008): the network is run once more on
 ``y + eps * b`` with ``b`` of unit variance, and ``sum v b (f(y + eps b) - f(y)) / eps``
-estimates ``sum v div f``; the pilot Wiener filters' the same way, with the probed frame's
-restoration as their pilot.
+estimates ``sum v div f``; the pilot Wiener filters' the same way, filtering the probed frame
+with the probed pilot (the first combination's weights applied to the probed frame's
+candidates).
 
 One set of weights for the whole frame is a compromise between its regions: where a frame
 holds fine detail (an amorphous film, a crystal) SURE may lean on the frame itself, which
@@ -57,7 +59,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
-from scipy import fft, ndimage
+from scipy import fft, ndimage, sparse
 
 from tem_denoise.engine.device import run_threaded
 from tem_denoise.engine.discrepancy import effective_dose, is_exact, noise_variance
@@ -81,10 +83,10 @@ validation part (docs/restoration.md)."""
 EIGEN_FLOOR = 1e-6
 """Directions along which the candidates differ by less than this share of the frame's noise
 energy (``sum v``) are not used: candidates that coincide up to noise."""
-BYTES_PER_PX = 500
+BYTES_PER_PX = 550
 """Peak working memory of the SURE-LET step per frame pixel: the pilot's combination, the
 filters and :func:`combine` with three probed candidates (tracemalloc over the engine's whole
-step on 1024² frames: 235 bytes with white noise, 479 with correlated noise)."""
+step on 1024² frames: 235 bytes with white noise, 479 with correlated noise; a margin above)."""
 STRUCTURE_SIGMA_NM = 0.4
 """Gaussian (standard deviation, nm) over which the structure map measures the restoration's
 local variance: a few lattice spacings (chosen on the outside benchmark's validation part among
@@ -280,21 +282,23 @@ def _smoothed(image: np.ndarray, sigma: float) -> np.ndarray:
     coarse = ndimage.gaussian_filter(means, sigma / block, mode="reflect")
     if block == 1:
         return coarse
-    return _linear_upsampling(h, coarse.shape[0], block) @ coarse @ _linear_upsampling(w, coarse.shape[1], block).T
+    rows, columns = _linear_upsampling(h, coarse.shape[0], block), _linear_upsampling(w, coarse.shape[1], block)
+    return np.asarray(columns @ (rows @ coarse).T).T
 
 
-def _linear_upsampling(size: int, coarse: int, block: int) -> np.ndarray:
-    """``(size, coarse)`` matrix of linear interpolation from ``coarse`` block centres (blocks of
-    ``block`` px) to the first ``size`` pixels, constant beyond the outer centres (as
-    ``ndimage.zoom(..., order=1, mode="nearest", grid_mode=True)``, as a product of matrices)."""
+def _linear_upsampling(size: int, coarse: int, block: int) -> sparse.csr_matrix:
+    """``(size, coarse)`` sparse matrix of linear interpolation from ``coarse`` block centres
+    (blocks of ``block`` px) to the first ``size`` pixels, constant beyond the outer centres (as
+    ``ndimage.zoom(..., order=1, mode="nearest", grid_mode=True)``, as a product of matrices:
+    two weights per row)."""
     position = np.clip((np.arange(size) + 0.5) / block - 0.5, 0, coarse - 1)
     below = np.minimum(np.floor(position).astype(int), max(coarse - 2, 0))
     above = np.minimum(below + 1, coarse - 1)
     fraction = position - below
-    matrix = np.zeros((size, coarse))
-    np.add.at(matrix, (np.arange(size), below), 1 - fraction)
-    np.add.at(matrix, (np.arange(size), above), fraction)
-    return matrix
+    pixels = np.arange(size)
+    return sparse.csr_matrix((np.concatenate([1 - fraction, fraction]),
+                              (np.concatenate([pixels, pixels]), np.concatenate([below, above]))),
+                             shape=(size, coarse))
 
 
 def structure_map(restored: np.ndarray, pixel_size_nm: float, reference: float | None = None
@@ -337,7 +341,7 @@ def gaussians(frame: np.ndarray) -> list[np.ndarray]:
     return run_threaded([partial(ndimage.gaussian_filter, frame, s, mode="reflect") for s in SIGMAS_PX])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Weighing:
     """A frame's SURE-LET solution: its candidates (the learned ones' probed copies beside them),
     the weights (the modulated ones after the first ``len(candidates)``), and the centred
@@ -470,10 +474,11 @@ def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np
     weights' own change with the frame, sums over all pixels, is left out). Arguments as
     :func:`combine`; returns two ``(y, x)`` float32 images in the frame's units and the
     weights (as :func:`combine`'s)."""
-    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters or {}, pixel_size_nm,
+    filters = filters or {}
+    weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm,
                       correlation, smoothed)
     probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
     moved_candidates = [shifted for _, shifted in weighing.learned] + gaussians(probed)
     return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred).astype(np.float32),
             weighing.applied(probed, moved_candidates, weighing.moved_centred).astype(np.float32),
-            _record(weighing, filters or {}))
+            _record(weighing, filters))
