@@ -572,14 +572,14 @@ class Denoiser:
             if weighed[k] and moved is not None:
                 shifted, probe_, step, correlation = moved[0][k], moved[1][k], float(moved[2][k]), moved[3]
                 network = out
-                smoothed = sure_let.gaussians(frame)
+                terms = sure_let.frame_terms(frame, out, shifted, adapter.pixel_size_nm)
                 filters = None
                 if sides[0]:
                     filters, pilot_weights = self._pilot_filters(frame, out, shifted, probe_, step, variance, adapter,
-                                                                 correlation, smoothed)
+                                                                 correlation, terms)
                     self._pilot_weights.append(pilot_weights)
                 out, weights = sure_let.combine(frame, out, shifted, probe_, step, level, variance, filters,
-                                                adapter.pixel_size_nm, correlation, smoothed)
+                                                adapter.pixel_size_nm, correlation, terms)
                 self._let_weights.append(weights)
             else:
                 if discrepancy.is_exact(level) or above:
@@ -598,7 +598,7 @@ class Denoiser:
     @staticmethod
     def _pilot_filters(frame: np.ndarray, out: np.ndarray, shifted: np.ndarray, probe_: np.ndarray, step: float,
                        variance: np.ndarray, adapter: RestoreAdapter, correlation: np.ndarray | None,
-                       smoothed: list[np.ndarray]) -> tuple[dict, dict]:
+                       terms: sure_let.FrameTerms) -> tuple[dict, dict]:
         """The SURE-LET step's pilot Wiener candidates, in two rounds. First the whole-frame
         filter with the network's restoration ``out`` as pilot joins the network and the Gaussians
         in a SURE-LET combination (:func:`~tem_denoise.engine.sure_let.pilot`), with its
@@ -606,14 +606,15 @@ class Denoiser:
         windowed and the whole-frame filters the final combination weighs (BM3D's second step
         with a better first one). Each filter also runs on the frame probed by ``step * probe_``,
         with the probed pilot (``shifted``, the network's restoration of the probed frame, in the
-        first round), two at a time where the thread budget allows. ``smoothed``: the frame's
-        Gaussian filters. Returns the candidates and the first combination's weights."""
+        first round), two at a time where the thread budget allows. ``terms``: what both
+        combinations share (:func:`~tem_denoise.engine.sure_let.frame_terms`). Returns the
+        candidates and the first combination's weights."""
         probed = frame + step * probe_
         first = {"whole_frame_wiener": tuple(run_threaded([
             partial(pilot_wiener.whole_frame, frame, out, variance, adapter.spectrum),
             partial(pilot_wiener.whole_frame, probed, shifted, variance, adapter.spectrum)]))}
         pilot, probed_pilot, weights = sure_let.pilot(frame, out, shifted, probe_, step, adapter.level, variance,
-                                                      first, adapter.pixel_size_nm, correlation, smoothed)
+                                                      first, adapter.pixel_size_nm, correlation, terms)
         if adapter.pixel_size_nm is not None:  # the put-back's change taken as the probed pilot's too
             corrected, _ = significant_residual.put_back(frame, pilot, variance, adapter.pixel_size_nm, out)
             pilot, probed_pilot = corrected, probed_pilot + (corrected - pilot)

@@ -342,6 +342,28 @@ def gaussians(frame: np.ndarray) -> list[np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
+class FrameTerms:
+    """What the SURE-LET combinations of one frame share: the frame's :func:`gaussians` and,
+    with a pixel size, the structure maps (:func:`structure_map`) of the network's restoration
+    and of its probed copy (the latter on the former's reference); None without one."""
+
+    gaussians: list[np.ndarray]
+    structure: np.ndarray | None
+    moved_structure: np.ndarray | None
+
+
+def frame_terms(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray,
+                pixel_size_nm: float | None) -> FrameTerms:
+    """The :class:`FrameTerms` of a frame ``noisy`` whose restoration is ``restored`` and the
+    probed frame's ``moved`` (all ``(y, x)``), at ``pixel_size_nm`` (nm; None: no maps)."""
+    smoothed = gaussians(noisy)
+    if pixel_size_nm is None:
+        return FrameTerms(smoothed, None, None)
+    structure, reference = structure_map(restored, pixel_size_nm)
+    return FrameTerms(smoothed, structure, structure_map(moved, pixel_size_nm, reference)[0])
+
+
+@dataclass(frozen=True, eq=False)
 class _Weighing:
     """A frame's SURE-LET solution: its candidates (the learned ones' probed copies beside them),
     the weights (the modulated ones after the first ``len(candidates)``), and the centred
@@ -367,13 +389,16 @@ class _Weighing:
 def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
            level: NoiseLevel, variance: np.ndarray | None, filters: dict[str, tuple[np.ndarray, np.ndarray]],
            pixel_size_nm: float | None, correlation: np.ndarray | None,
-           smoothed: list[np.ndarray] | None) -> _Weighing:
+           terms: FrameTerms | None) -> _Weighing:
     """Solve SURE-LET for one frame (the arguments of :func:`combine`)."""
     y = np.asarray(noisy, dtype=np.float32)
     variance = noise_variance(y, level) if variance is None else variance
+    terms = frame_terms(y, restored, moved, pixel_size_nm) if terms is None else terms
+    if (terms.structure is None) != (pixel_size_nm is None):
+        raise ValueError("the frame's terms were computed for another pixel size")
     learned = [(np.asarray(restored, np.float32), moved), *filters.values()]
     between = None if correlation is None else pixel_correlation(correlation)
-    candidates = [out for out, _ in learned] + (gaussians(y) if smoothed is None else list(smoothed))
+    candidates = [out for out, _ in learned] + list(terms.gaussians)
     if correlation is None:  # v p df/eps per pixel: its sum estimates sum v div f
         divergences = [variance * probe_ * (np.asarray(shifted, np.float64) - out) / step for out, shifted in learned]
     else:
@@ -384,9 +409,8 @@ def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: n
     modulation: tuple[np.ndarray, np.ndarray | None] | None = None
     modulated_terms = None
     centred = moved_centred = None
-    if pixel_size_nm is not None:
-        structure, reference = structure_map(restored, pixel_size_nm)
-        moved_map, _ = structure_map(moved, pixel_size_nm, reference)
+    if terms.structure is not None and terms.moved_structure is not None:
+        structure, moved_map = terms.structure, terms.moved_structure
         centred, moved_centred = structure - structure.mean(), moved_map - structure.mean()
         if correlation is None:
             modulation = (centred, variance * probe_ * (moved_map - structure) / step)
@@ -404,7 +428,7 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
             level: NoiseLevel, variance: np.ndarray | None = None,
             filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
             pixel_size_nm: float | None = None, correlation: np.ndarray | None = None,
-            smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, dict]:
+            terms: FrameTerms | None = None) -> tuple[np.ndarray, dict]:
     """The SURE-optimal combination of a network's restoration, its pilot Wiener filters and
     Gaussian filters of a frame.
 
@@ -438,8 +462,9 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
         The relative power spectrum of correlated noise (a calibrated camera's:
         :meth:`~tem_denoise.physics.noise_spectrum.NoiseSpectrum.correlation`), with which the
         probe was drawn (:func:`probe`); white noise when None.
-    smoothed : list of ndarray (y, x), optional
-        The frame's :func:`gaussians`, when the caller has them.
+    terms : FrameTerms, optional
+        The frame's :func:`frame_terms` for these restorations and pixel size, when the caller
+        has them (another combination of the same frame).
 
     Returns
     -------
@@ -449,7 +474,7 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     """
     filters = filters or {}
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation,
-                      smoothed)
+                      terms)
     out = weighing.applied(weighing.frame, weighing.candidates, weighing.centred)
     return out.astype(np.float32), _record(weighing, filters)
 
@@ -467,7 +492,7 @@ def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np
           level: NoiseLevel, variance: np.ndarray | None = None,
           filters: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
           pixel_size_nm: float | None = None, correlation: np.ndarray | None = None,
-          smoothed: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+          terms: FrameTerms | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """:func:`combine`'s output as a pilot for a second round of Wiener filters, and the same
     combination (the same weights) of the probed frame's candidates: the probed pilot, so that
     the second round's divergences, pilot included, are estimated by the same probe (the
@@ -476,7 +501,7 @@ def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np
     weights (as :func:`combine`'s)."""
     filters = filters or {}
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm,
-                      correlation, smoothed)
+                      correlation, terms)
     probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
     moved_candidates = [shifted for _, shifted in weighing.learned] + gaussians(probed)
     return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred).astype(np.float32),
