@@ -1,7 +1,7 @@
 """Time the default restoration of one 1024² frame along each of the engine's paths.
 
-Raw counts of a few electrons per pixel take the SURE-LET path (two network passes, two pilot
-Wiener filters, Gaussian filters); sparse counts the discrepancy step (one network pass, one
+Raw counts of 0.1 e-/px or more take the SURE-LET path (two network passes, two pilot
+Wiener filters, Gaussian filters); counts under 0.1 e-/px the discrepancy step (one network pass, one
 filter); a linear camera's frame in arbitrary units the noise estimate and one pass; the same
 camera with a calibration that measured its noise spectrum the SURE-LET path for correlated
 noise. Each
@@ -35,7 +35,7 @@ def cases(size: int) -> dict[str, tuple[str, np.ndarray, object]]:
                              noise_spectrum=(1.0 / (4 * np.pi**2 * 0.36), 0.05))
     return {
         "restore-haadf, counts 5 e-/px (SURE-LET)": ("restore-haadf", rng.poisson(5.0, (size, size)), None),
-        "restore-haadf, counts 0.3 e-/px (discrepancy)": ("restore-haadf", rng.poisson(0.3, (size, size)), None),
+        "restore-haadf, counts 0.05 e-/px (discrepancy)": ("restore-haadf", rng.poisson(0.05, (size, size)), None),
         "restore-hrtem, linear camera (estimated noise)": ("restore-hrtem", camera, None),
         "restore-hrtem, calibrated camera (SURE-LET)": ("restore-hrtem", blurred + rng.normal(0.0, 2.0, (size, size)),
                                                         level_from_model(calibration)),

@@ -39,10 +39,11 @@ def mse(a, b) -> float:
     return float(np.mean((np.asarray(a, np.float64) - b) ** 2))
 
 
-def test_it_applies_to_counts_of_an_electron_per_pixel_or_more():
+def test_it_applies_to_counts_of_a_tenth_of_an_electron_per_pixel_or_more():
     _, counts = lattice(50.0)
     assert applies(counts, POISSON)
-    assert not applies(counts * 0 + 0.2, POISSON)
+    assert applies(counts * 0 + 0.2, POISSON)
+    assert not applies(counts * 0 + 0.05, POISSON)
     assert applies(3.0 * counts + 7.0, POISSON.scaled(3.0, 7.0))
     assert not applies(counts, NoiseLevel(1.0, 4.0, "estimated from the data"))
 

@@ -67,8 +67,11 @@ from tem_denoise.physics.noise_level import NoiseLevel, half_spectrum_counts, ha
 
 SIGMAS_PX = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Standard deviations (px, the frame's own grid) of the Gaussian filters combined with the network."""
-MIN_MEAN_COUNT = 1.0
-"""Mean electrons per pixel from which the estimate is used."""
+MIN_MEAN_COUNT = 0.1
+"""Mean electrons per pixel from which the estimate is used. Sparser counts break the Gaussian
+approximation of Poisson noise it rests on: on the outside benchmark's validation part, frames
+of 0.11-0.6 e-/px gained 1.2-2.9 dB from it over the discrepancy step, frames of 0.01-0.06
+lost up to 4 dB or columns (docs/restoration.md); it was 1 e-/px before."""
 PROBE_STEP = 0.05
 """Size of the Monte-Carlo probe, in units of the frame's mean noise standard deviation."""
 BLOCK_PX = 16384
