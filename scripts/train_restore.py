@@ -16,6 +16,7 @@ Usage::
     python scripts/train_restore.py restore-haadf --minutes 40
     python scripts/train_restore.py restore-haadf --resume --minutes 40
     python scripts/train_restore.py restore-hrtem restore-hrtem-large --device cuda --workers 5 --minutes 7
+    python scripts/train_restore.py restore-hrtem --multislice 0.5 --minutes 60
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ DESCRIPTIONS = {
                   "(incoherent imaging with random probes, scan distortions, Poisson detector noise)",
     "STEM-BF": "BF/ABF images of random specimens (dark columns on a bright background, random probes, "
                "scan distortions, Poisson detector noise)",
-    "HRTEM": "HRTEM phase-contrast images of random specimens (phase object, random voltage, Cs, defocus, "
+    "HRTEM": "HRTEM phase-contrast images of random specimens ({exit_wave}, random voltage, Cs, defocus, "
              "aperture and coherence; scintillator cameras with correlated noise, or counting)",
 }
 CONFIGS = {
@@ -68,11 +69,21 @@ def card_for(name: str, config: RestoreConfig, training: dict, sha: str | None =
         is_default=not large, weights_file="weights.safetensors" if sha else None, weights_sha256=sha,
         description=(f"Residual U-Net with a noise-map input ({architecture['base_channels']} base channels, "
                      f"{architecture['depth']} poolings), run at {config.working_nm * 1000:.0f} pm/px; trained on "
-                     f"{DESCRIPTIONS[config.modality]}, {spec.pixel_range_nm[0] * 1000:.0f}-"
+                     f"{description(config)}, {spec.pixel_range_nm[0] * 1000:.0f}-"
                      f"{spec.pixel_range_nm[1] * 1000:.0f} pm/px, {spec.dose_range[0]:g}-{spec.dose_range[1]:g} "
                      "e-/px. Restores the image in its own units."),
         training=training,
     )
+
+
+def description(config: RestoreConfig) -> str:
+    """What the model of ``config`` is trained on, in words."""
+    exit_wave = "phase object"
+    if config.multislice_share >= 1:
+        exit_wave = "light multislice"
+    elif config.multislice_share > 0:
+        exit_wave = f"phase object, or light multislice for {config.multislice_share:.0%} of specimens"
+    return DESCRIPTIONS[config.modality].format(exit_wave=exit_wave)
 
 
 def save(name: str, config: RestoreConfig, model, training: dict) -> None:
@@ -108,7 +119,9 @@ def train(names: list[str], args: argparse.Namespace, command: str) -> None:
     """Train the models ``names`` (one configuration) in lockstep, checkpointing as it goes."""
     config = replace(MODELS[names[0]][0], max_minutes=args.minutes, steps=args.steps or MODELS[names[0]][0].steps,
                      loss=args.loss or MODELS[names[0]][0].loss,
-                     batch_size=args.batch_size or MODELS[names[0]][0].batch_size)
+                     batch_size=args.batch_size or MODELS[names[0]][0].batch_size,
+                     multislice_share=MODELS[names[0]][0].multislice_share if args.multislice is None
+                     else args.multislice)
     models = {name: build_model(card_for(name, config, {})) for name in names}
     earlier = {name: earlier_runs(name, model) if args.resume else (0, []) for name, model in models.items()}
     start_step = earlier[names[0]][0]
@@ -118,7 +131,8 @@ def train(names: list[str], args: argparse.Namespace, command: str) -> None:
     base = {
         "command": command, "config": asdict(config),
         "data": {"source": f"tem_denoise.physics.formation.restore_pair(SPECS[{config.modality!r}])",
-                 "pixel_range_nm": list(spec.pixel_range_nm), "dose_range_e_per_px": list(spec.dose_range)},
+                 "pixel_range_nm": list(spec.pixel_range_nm), "dose_range_e_per_px": list(spec.dose_range),
+                 "multislice_share": config.multislice_share},
         "package_version": __version__, "torch": torch.__version__, "hardware": hardware(args.device, args.workers),
     }
     torch.manual_seed(config.seed + start_step)
@@ -162,6 +176,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, help="crops per step (default: the model's)")
     parser.add_argument("--device", default="cpu", help="torch device to train on (default: cpu)")
     parser.add_argument("--workers", type=int, default=0, help="processes making the data (default: 0, in-process)")
+    parser.add_argument("--multislice", type=float, metavar="SHARE",
+                        help="HRTEM: share of specimens imaged by light multislice instead of as phase objects "
+                             "(0-1; default: the model's, 0)")
     args = parser.parse_args(argv)
     command = "python scripts/train_restore.py " + " ".join(argv if argv is not None else sys.argv[1:])
     for names in lockstep_groups(args.names):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -40,6 +42,50 @@ def test_hrtem_vacuum_is_one_and_atoms_give_contrast():
     image = hrtem.hrtem(specimen, (60, 60), 0.05, rng, optics)
     np.testing.assert_allclose(vacuum, 1.0, atol=1e-6)
     assert image.std() > 0.01
+
+
+def _column_crystal(count: float) -> structures.Structure:
+    """Gold columns of ``count`` atoms on a 0.3 nm square lattice, 3 x 3 nm."""
+    grid = (np.stack(np.meshgrid(np.arange(10), np.arange(10), indexing="ij"), -1).reshape(-1, 2) + 0.5) * 0.3
+    return structures.Structure(grid, np.full(len(grid), 79.0), np.full(len(grid), count), (3.0, 3.0), "test")
+
+
+def test_multislice_slices_hold_every_atom_once():
+    rng = np.random.default_rng(6)
+    specimen = _column_crystal(30.0).joined(structures.amorphous((3.0, 3.0), rng, thickness_nm=2.0))
+    slices, dz = hrtem.slice_counts(specimen, rng)
+    assert 3 <= len(slices) <= hrtem.MAX_SLICES  # 30 atoms 0.2-0.35 nm apart: 6-10.5 nm
+    assert dz <= hrtem.SLICE_NM
+    np.testing.assert_allclose(np.sum(slices, axis=0), specimen.count)
+    single = specimen.count < 2
+    assert np.all(np.sum(np.stack(slices)[:, single] > 0, axis=0) == 1)  # single atoms: one slice each
+
+
+def test_multislice_of_a_specimen_thinner_than_a_slice_is_the_phase_object():
+    specimen = _column_crystal(3.0)
+    phase_object = hrtem.exit_wave(specimen, (90, 90), 0.033, np.random.default_rng(7))
+    multislice = hrtem.exit_wave(specimen, (90, 90), 0.033, np.random.default_rng(7), hrtem.WAVELENGTH_NM[300])
+    np.testing.assert_allclose(multislice, phase_object)
+
+
+def test_multislice_scatters_a_thick_crystal_dynamically():
+    specimen = _column_crystal(40.0)
+    phase_object = hrtem.exit_wave(specimen, (90, 90), 0.033, np.random.default_rng(8))
+    multislice = hrtem.exit_wave(specimen, (90, 90), 0.033, np.random.default_rng(8), hrtem.WAVELENGTH_NM[200])
+    # the same absorption; what is scattered beyond the band limit (2/3 of Nyquist) is lost
+    assert 0.75 < np.mean(np.abs(multislice) ** 2) / np.mean(np.abs(phase_object) ** 2) <= 1.0
+    assert np.sqrt(np.mean(np.abs(multislice - phase_object) ** 2)) > 0.1
+
+
+def test_hrtem_pairs_by_multislice_are_valid_and_the_default_stream_is_unchanged():
+    spec = SPECS["HRTEM"]
+    default = restore_pair(spec, (48, 48), np.random.default_rng(9), pixel_nm=0.03, dose=50.0)
+    same = restore_pair(replace(spec, multislice_share=0.0), (48, 48), np.random.default_rng(9), pixel_nm=0.03,
+                        dose=50.0)
+    np.testing.assert_array_equal(default.noisy, same.noisy)
+    pair = restore_pair(replace(spec, multislice_share=1.0), (48, 48), np.random.default_rng(9), pixel_nm=0.03,
+                        dose=50.0)
+    assert np.all(np.isfinite(pair.noisy)) and pair.clean.min() > 0 and pair.clean.std() > 0
 
 
 @pytest.mark.parametrize("record", [detector.linear_camera, detector.scintillator_stem, detector.counting_camera])

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Generator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,6 +57,9 @@ class RestoreConfig:
         Seed of the data and of torch.
     max_minutes : float or None
         Wall-clock budget.
+    multislice_share : float
+        HRTEM: share of specimens imaged by light multislice rather than as phase objects
+        (:class:`~tem_denoise.physics.formation.FormationSpec`).
     """
 
     modality: str
@@ -70,11 +73,12 @@ class RestoreConfig:
     loss: str = "noise-weighted"
     seed: int = 0
     max_minutes: float | None = None
+    multislice_share: float = 0.0
 
 
 def training_example(config: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
     """One crop: model input ``(2, S, S)``, target ``(S, S)`` and the frame's loss weight."""
-    spec = SPECS[config.modality]
+    spec = replace(SPECS[config.modality], multislice_share=config.multislice_share)
     low_px, high_px = spec.pixel_range_nm
     pixel = float(np.exp(rng.uniform(np.log(low_px), np.log(high_px))))
     factor = factor_for(pixel, config.working_nm)

@@ -1,8 +1,16 @@
-"""HRTEM image formation from a :class:`Structure`: phase object, then a random microscope.
+"""HRTEM image formation from a :class:`Structure`: phase object or light multislice, then a
+random microscope.
 
 The specimen is a phase object: each atom adds a Gaussian bump of projected potential
 (0.02-0.04 nm wide, height ``Z**0.6`` scaled by the interaction constant), the exit wave is
-``exp(i * phase - absorption)``. The microscope multiplies the wave's spectrum by the
+``exp(i * phase - absorption)``. A thick specimen scatters the wave again on its way through
+(dynamical scattering: channelling along columns, contrast that does not grow with thickness
+as a phase object's does); with ``multislice`` its columns are cut into slices of
+:data:`SLICE_NM` along the beam (atoms :data:`ATOM_SPACING_NM` apart), each slice a phase object,
+and the wave propagates in between by the Fresnel propagator ``exp(-i pi lambda dz k^2)``
+(Cowley and Moodie's multislice, with few slices: "light"). Single atoms (amorphous films,
+adatoms) sit in a random slice. A specimen no thicker than one slice gives the phase object.
+The microscope multiplies the wave's spectrum by the
 coherent transfer function ``A(k) E_s(k) E_t(k) exp(-i chi(k))`` with
 ``chi = pi lambda df k^2 + pi/2 Cs lambda^3 k^4`` (plus two-fold astigmatism), an objective
 aperture ``A``, and the spatial- and temporal-coherence envelopes ``E_s``, ``E_t``. Voltage
@@ -22,6 +30,12 @@ from tem_denoise.physics.formation.structures import Structure
 WAVELENGTH_NM = {80: 0.004176, 200: 0.002508, 300: 0.001969}
 """Relativistic electron wavelength (nm) by accelerating voltage (kV)."""
 MAX_WAVE_PIXEL_NM = 0.025
+SLICE_NM = 2.0
+"""Thickness of a light multislice's slices (nm)."""
+MAX_SLICES = 10
+"""Most slices; a specimen thicker than ``MAX_SLICES * SLICE_NM`` gets thicker slices."""
+ATOM_SPACING_NM = (0.2, 0.35)
+"""Range of the distance (nm) between neighbouring atoms of a column along the beam."""
 
 
 def random_optics(rng: np.random.Generator) -> dict:
@@ -47,15 +61,62 @@ def _wave_grid(shape: tuple[int, int], pixel_nm: float) -> tuple[int, tuple[int,
     return factor, (shape[0] * factor, shape[1] * factor), pixel_nm / factor
 
 
-def exit_wave(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator) -> np.ndarray:
-    """Complex exit wave of the phase object on a ``shape`` grid of ``pixel_nm`` pixels."""
+def exit_wave(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator,
+              wavelength_nm: float | None = None) -> np.ndarray:
+    """Complex exit wave on a ``shape`` grid of ``pixel_nm`` pixels: of the phase object, or with
+    a ``wavelength_nm`` (nm) of the light multislice (:func:`slice_counts`)."""
     ky, kx = frequencies(shape, pixel_nm)
     width = rng.uniform(0.02, 0.04)
     strength = rng.uniform(0.004, 0.02)
-    projected = splat(structure, structure.count * structure.z**0.6, shape, pixel_nm)
-    potential = np.fft.irfft2(np.fft.rfft2(projected) * np.exp(-2 * np.pi**2 * width**2 * (ky**2 + kx**2)), s=shape)
-    phase = strength * potential * 2 * np.pi * (width / pixel_nm) ** 2  # peak per atom: strength * Z**0.6
-    return np.exp(1j * phase - rng.uniform(0.0, 0.1) * np.abs(phase))
+    blur = np.exp(-2 * np.pi**2 * width**2 * (ky**2 + kx**2))
+    per_atom = strength * 2 * np.pi * (width / pixel_nm) ** 2  # peak phase per atom: strength * Z**0.6
+
+    def phase(counts: np.ndarray) -> np.ndarray:
+        return per_atom * np.fft.irfft2(np.fft.rfft2(splat(structure, counts * structure.z**0.6, shape, pixel_nm))
+                                        * blur, s=shape)
+
+    absorption = rng.uniform(0.0, 0.1)
+    if wavelength_nm is None:
+        slices, propagator = [structure.count], np.ones(shape)
+    else:
+        slices, dz = slice_counts(structure, rng)
+        propagator = _propagator(shape, pixel_nm, wavelength_nm, dz)
+    wave = np.ones(shape, complex)
+    for index, counts in enumerate(slices):
+        if index:
+            wave = np.fft.ifft2(np.fft.fft2(wave) * propagator)
+        shift = phase(counts)
+        wave = wave * np.exp(1j * shift - absorption * np.abs(shift))
+    return wave
+
+
+def slice_counts(structure: Structure, rng: np.random.Generator) -> tuple[list[np.ndarray], float]:
+    """Atoms of every column in each slice along the beam, entrance first, and the slices'
+    thickness (nm). Columns of two atoms or more fill the slices from the entrance surface, atoms
+    :data:`ATOM_SPACING_NM` apart (one spacing per specimen); single atoms go into a random slice.
+    The counts of a column add up to its ``count``."""
+    spacing = rng.uniform(*ATOM_SPACING_NM)
+    count = np.asarray(structure.count, np.float64)
+    thickness = float(count.max(initial=0.0)) * spacing
+    n = int(np.clip(np.ceil(thickness / SLICE_NM), 1, MAX_SLICES))
+    per_slice = max(thickness / n, 1e-9) / spacing  # atoms of a full slice
+    single = count < 2
+    where = rng.integers(0, n, size=count.shape)
+    slices = []
+    for index in range(n):
+        columns = np.clip(count - index * per_slice, 0.0, per_slice)
+        slices.append(np.where(single, np.where(where == index, count, 0.0), columns))
+    return slices, per_slice * spacing
+
+
+def _propagator(shape: tuple[int, int], pixel_nm: float, wavelength_nm: float, dz_nm: float) -> np.ndarray:
+    """Fresnel propagator over ``dz_nm`` on the full fft2 grid, band-limited to 2/3 of the
+    grid's highest frequency (so the slices' products do not alias)."""
+    ky = np.fft.fftfreq(shape[0], d=pixel_nm)[:, None]
+    kx = np.fft.fftfreq(shape[1], d=pixel_nm)[None, :]
+    k2 = ky**2 + kx**2
+    limit = (2.0 / 3.0) * 0.5 / pixel_nm
+    return (k2 <= limit**2) * np.exp(-1j * np.pi * wavelength_nm * dz_nm * k2)
 
 
 def transfer(shape: tuple[int, int], pixel_nm: float, optics: dict) -> np.ndarray:
@@ -76,10 +137,12 @@ def transfer(shape: tuple[int, int], pixel_nm: float, optics: dict) -> np.ndarra
 
 
 def hrtem(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator,
-          optics: dict | None = None) -> np.ndarray:
-    """HRTEM intensity (vacuum about 1) on a ``shape`` grid of ``pixel_nm`` pixels."""
+          optics: dict | None = None, multislice_share: float = 0.0) -> np.ndarray:
+    """HRTEM intensity (vacuum about 1) on a ``shape`` grid of ``pixel_nm`` pixels; the exit wave
+    by light multislice in a ``multislice_share`` of calls (0-1), else of the phase object."""
     optics = optics or random_optics(rng)
     factor, grid, wave_pixel = _wave_grid(shape, pixel_nm)
-    wave = exit_wave(structure, grid, wave_pixel, rng)
+    multislice = multislice_share > 0 and rng.random() < multislice_share  # no draw at 0: same stream
+    wave = exit_wave(structure, grid, wave_pixel, rng, WAVELENGTH_NM[optics["kv"]] if multislice else None)
     image = np.abs(np.fft.ifft2(np.fft.fft2(wave) * transfer(grid, wave_pixel, optics))) ** 2
     return image.reshape(shape[0], factor, shape[1], factor).mean(axis=(1, 3))

@@ -37,11 +37,15 @@ class FormationSpec:
     dose_range : (float, float)
         Electrons per pixel at the beam's level (vacuum in HRTEM, brightest column in
         HAADF, background in BF), drawn log-uniformly.
+    multislice_share : float
+        HRTEM: share of specimens imaged by light multislice instead of as a phase object
+        (:func:`~tem_denoise.physics.formation.hrtem.exit_wave`); 0 for the bundled models.
     """
 
     modality: str
     pixel_range_nm: tuple[float, float]
     dose_range: tuple[float, float]
+    multislice_share: float = 0.0
 
 
 SPECS = {
@@ -83,12 +87,13 @@ def _log_uniform(bounds: tuple[float, float], rng: np.random.Generator) -> float
 
 
 def _intensity(modality: str, shape: tuple[int, int], pixel_nm: float,
-               rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """Clean intensity of a random specimen (with a margin cropped off after imaging)."""
+               rng: np.random.Generator, multislice_share: float = 0.0) -> tuple[np.ndarray, str]:
+    """Clean intensity of a random specimen (with a margin cropped off after imaging); HRTEM by
+    light multislice in a ``multislice_share`` of specimens."""
     padded = (shape[0] + 2 * MARGIN_PX, shape[1] + 2 * MARGIN_PX)
     structure = random_structure((padded[0] * pixel_nm, padded[1] * pixel_nm), rng)
     if modality.startswith("HRTEM"):
-        image = hrtem.hrtem(structure, padded, pixel_nm, rng)
+        image = hrtem.hrtem(structure, padded, pixel_nm, rng, multislice_share=multislice_share)
     elif modality == "STEM-HAADF":
         image = stem.haadf(structure, padded, pixel_nm, rng) + rng.uniform(0, 0.05)
     else:
@@ -103,7 +108,7 @@ def restore_pair(spec: FormationSpec, shape: tuple[int, int], rng: np.random.Gen
     """A noisy/clean pair of ``shape`` pixels; pixel size and dose random unless given."""
     pixel_nm = _log_uniform(spec.pixel_range_nm, rng) if pixel_nm is None else pixel_nm
     dose = _log_uniform(spec.dose_range, rng) if dose is None else dose
-    intensity, kind = _intensity(spec.modality, shape, pixel_nm, rng)
+    intensity, kind = _intensity(spec.modality, shape, pixel_nm, rng, spec.multislice_share)
     counting = rng.random() < COUNTING_SHARE[spec.modality]
     analogue = detector.linear_camera if spec.modality.startswith("HRTEM") else detector.scintillator_stem
     record = detector.counting_camera if counting else analogue
