@@ -180,6 +180,8 @@ def main(argv=None) -> int:
                         help="HRTEM: share of specimens imaged by light multislice instead of as phase objects "
                              "(0-1; default: the model's, 0)")
     args = parser.parse_args(argv)
+    if args.multislice is not None and not 0.0 <= args.multislice <= 1.0:
+        parser.error("--multislice is a share of specimens, between 0 and 1")
     command = "python scripts/train_restore.py " + " ".join(argv if argv is not None else sys.argv[1:])
     for names in lockstep_groups(args.names):
         train(names, args, command)

@@ -3,13 +3,14 @@ random microscope.
 
 The specimen is a phase object: each atom adds a Gaussian bump of projected potential
 (0.02-0.04 nm wide, height ``Z**0.6`` scaled by the interaction constant), the exit wave is
-``exp(i * phase - absorption)``. A thick specimen scatters the wave again on its way through
+``exp(i * phase - absorption * |phase|)``. A thick specimen scatters the wave again on its way through
 (dynamical scattering: channelling along columns, contrast that does not grow with thickness
 as a phase object's does); with ``multislice`` its columns are cut into slices of
 :data:`SLICE_NM` along the beam (atoms :data:`ATOM_SPACING_NM` apart), each slice a phase object,
 and the wave propagates in between by the Fresnel propagator ``exp(-i pi lambda dz k^2)``
-(Cowley and Moodie's multislice, with few slices: "light"). Single atoms (amorphous films,
-adatoms) sit in a random slice. A specimen no thicker than one slice gives the phase object.
+(Cowley and Moodie's multislice, with few slices: "light"; the sign of :func:`transfer`'s
+defocus). Single atoms (amorphous films, adatoms, a support under a particle) sit in a random
+slice. A specimen no thicker than one slice gives the phase object.
 The microscope multiplies the wave's spectrum by the
 coherent transfer function ``A(k) E_s(k) E_t(k) exp(-i chi(k))`` with
 ``chi = pi lambda df k^2 + pi/2 Cs lambda^3 k^4`` (plus two-fold astigmatism), an objective
@@ -69,24 +70,22 @@ def exit_wave(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng
     width = rng.uniform(0.02, 0.04)
     strength = rng.uniform(0.004, 0.02)
     blur = np.exp(-2 * np.pi**2 * width**2 * (ky**2 + kx**2))
-    per_atom = strength * 2 * np.pi * (width / pixel_nm) ** 2  # peak phase per atom: strength * Z**0.6
 
-    def phase(counts: np.ndarray) -> np.ndarray:
-        return per_atom * np.fft.irfft2(np.fft.rfft2(splat(structure, counts * structure.z**0.6, shape, pixel_nm))
-                                        * blur, s=shape)
+    def transmitted(wave: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``wave`` through a phase object of ``counts`` atoms per column."""
+        potential = np.fft.irfft2(np.fft.rfft2(splat(structure, counts * structure.z**0.6, shape, pixel_nm)) * blur,
+                                  s=shape)
+        phase = strength * potential * 2 * np.pi * (width / pixel_nm) ** 2  # peak per atom: strength * Z**0.6
+        return wave * np.exp(1j * phase - absorption * np.abs(phase))
 
     absorption = rng.uniform(0.0, 0.1)
     if wavelength_nm is None:
-        slices, propagator = [structure.count], np.ones(shape)
-    else:
-        slices, dz = slice_counts(structure, rng)
-        propagator = _propagator(shape, pixel_nm, wavelength_nm, dz)
-    wave = np.ones(shape, complex)
-    for index, counts in enumerate(slices):
-        if index:
-            wave = np.fft.ifft2(np.fft.fft2(wave) * propagator)
-        shift = phase(counts)
-        wave = wave * np.exp(1j * shift - absorption * np.abs(shift))
+        return transmitted(np.ones(shape, complex), structure.count)
+    slices, dz = slice_counts(structure, rng)
+    propagator = _propagator(shape, pixel_nm, wavelength_nm, dz)
+    wave = transmitted(np.ones(shape, complex), slices[0])
+    for counts in slices[1:]:
+        wave = transmitted(np.fft.ifft2(np.fft.fft2(wave) * propagator), counts)
     return wave
 
 
@@ -111,7 +110,8 @@ def slice_counts(structure: Structure, rng: np.random.Generator) -> tuple[list[n
 
 def _propagator(shape: tuple[int, int], pixel_nm: float, wavelength_nm: float, dz_nm: float) -> np.ndarray:
     """Fresnel propagator over ``dz_nm`` on the full fft2 grid, band-limited to 2/3 of the
-    grid's highest frequency (so the slices' products do not alias)."""
+    grid's highest frequency, as usual against the aliasing of the slices' products (the
+    transmissions themselves are not band-limited)."""
     ky = np.fft.fftfreq(shape[0], d=pixel_nm)[:, None]
     kx = np.fft.fftfreq(shape[1], d=pixel_nm)[None, :]
     k2 = ky**2 + kx**2
