@@ -112,18 +112,21 @@ def _propagator(shape: tuple[int, int], pixel_nm: float, wavelength_nm: float, d
     """Fresnel propagator over ``dz_nm`` on the full fft2 grid, band-limited to 2/3 of the
     grid's highest frequency, as usual against the aliasing of the slices' products (the
     transmissions themselves are not band-limited)."""
-    ky = np.fft.fftfreq(shape[0], d=pixel_nm)[:, None]
-    kx = np.fft.fftfreq(shape[1], d=pixel_nm)[None, :]
+    ky, kx = _full_frequencies(shape, pixel_nm)
     k2 = ky**2 + kx**2
     limit = (2.0 / 3.0) * 0.5 / pixel_nm
     return (k2 <= limit**2) * np.exp(-1j * np.pi * wavelength_nm * dz_nm * k2)
 
 
+def _full_frequencies(shape: tuple[int, int], pixel_nm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spatial frequencies (1/nm) of a full fft2 grid: ``(ky, kx)`` broadcastable arrays."""
+    return np.fft.fftfreq(shape[0], d=pixel_nm)[:, None], np.fft.fftfreq(shape[1], d=pixel_nm)[None, :]
+
+
 def transfer(shape: tuple[int, int], pixel_nm: float, optics: dict) -> np.ndarray:
     """Coherent transfer function on the full fft2 grid."""
     wavelength = WAVELENGTH_NM[optics["kv"]]
-    ky = np.fft.fftfreq(shape[0], d=pixel_nm)[:, None]
-    kx = np.fft.fftfreq(shape[1], d=pixel_nm)[None, :]
+    ky, kx = _full_frequencies(shape, pixel_nm)
     k2 = ky**2 + kx**2
     angle = np.arctan2(ky, kx)
     defocus = optics["defocus_nm"] + optics["astigmatism_nm"] * np.cos(2 * (angle - optics["astigmatism_angle"]))
