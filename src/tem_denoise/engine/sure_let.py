@@ -90,7 +90,7 @@ energy (``sum v``) are not used: candidates that coincide up to noise."""
 BYTES_PER_PX = 550
 """Peak working memory of the SURE-LET step per frame pixel: the pilot's combination, the
 filters and :func:`combine` with three probed candidates (tracemalloc over the engine's whole
-step on 1024² frames: 235 bytes with white noise, 479 with correlated noise; a margin above)."""
+step on 1024² frames: 248 bytes with white noise, 481 with correlated noise; a margin above)."""
 STRUCTURE_SIGMA_NM = 0.4
 """Gaussian (standard deviation, nm) over which the structure map measures the restoration's
 local variance: a few lattice spacings (chosen on the outside benchmark's validation part among
