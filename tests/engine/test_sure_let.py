@@ -216,7 +216,7 @@ def test_the_probed_pilot_is_the_same_combination_of_the_probed_candidates():
     np.testing.assert_array_equal(guide, out)
     weighing = _weigh(counts, restored, moved, probes[0], step, POISSON, None, {}, 0.05, None, None)
     candidates = [moved] + [ndimage.gaussian_filter(probed, s, mode="reflect") for s in SIGMAS_PX]
-    expected = weighing.applied(probed, [c - probed for c in candidates], weighing.moved_centred)
+    expected = weighing.applied(probed, candidates, weighing.moved_centred)
     np.testing.assert_allclose(moved_guide, expected, rtol=1e-5, atol=1e-4)
     assert mse(moved_guide, guide) > 0.01 * step**2  # the probe moved it
 

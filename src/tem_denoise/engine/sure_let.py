@@ -55,7 +55,6 @@ docs/outside_benchmark.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -370,25 +369,37 @@ def frame_terms(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray,
 
 @dataclass(frozen=True, eq=False)
 class _Weighing:
-    """A frame's SURE-LET solution: its learned candidates (their probed copies beside them), the
-    residuals of all candidates (candidate less the frame), the weights (the modulated ones after
-    the first ``len(residuals)``), and the centred structure maps of the restoration and of its
+    """A frame's SURE-LET solution: its learned candidates (their probed copies beside them), all
+    its candidates (learned, then the Gaussian filters), the weights (the modulated ones after
+    the first ``len(candidates)``), and the centred structure maps of the restoration and of its
     probed copy (None without a pixel size)."""
 
     frame: np.ndarray
     learned: list[tuple[np.ndarray, np.ndarray]]
-    residuals: list[np.ndarray]
+    candidates: list[np.ndarray]
     weights: np.ndarray
     centred: np.ndarray | None
     moved_centred: np.ndarray | None
 
-    def applied(self, frame: np.ndarray, residuals: Iterable[np.ndarray], centred: np.ndarray | None) -> np.ndarray:
-        """``frame + sum_k (w_k + w'_k c) r_k`` (float64) for the candidates' ``residuals``
-        ``r_k`` = candidate less ``frame``, in the order of :attr:`residuals`."""
-        k = len(self.residuals)
-        out = frame.astype(np.float64)
-        for i, residual in enumerate(residuals):
-            out += (self.weights[i] if centred is None else self.weights[i] + self.weights[k + i] * centred) * residual
+    def applied(self, frame: np.ndarray, candidates: list[np.ndarray], centred: np.ndarray | None) -> np.ndarray:
+        """``frame + sum_k (w_k + w'_k c) (f_k - frame)`` (float32, ``(y, x)``) for ``candidates``
+        ``f_k`` in the order of :attr:`candidates`, by blocks of :data:`BLOCK_PX` pixels: each
+        block's residuals (single precision, as the candidates) stacked and weighed by one
+        matrix product in double precision."""
+        k = len(candidates)
+        weights = self.weights.reshape(1 if centred is None else 2, k)
+        out = np.empty(frame.shape, np.float32)
+        block = max(1, BLOCK_PX // frame.shape[1])
+        residuals = np.empty((k, block * frame.shape[1]), np.float32)  # reused by every block
+        for start in range(0, frame.shape[0], block):
+            rows = slice(start, start + block)
+            here = np.asarray(frame[rows], np.float32).ravel()
+            r = residuals[:, :here.size]
+            for i, candidate in enumerate(candidates):
+                np.subtract(candidate[rows].ravel(), here, out=r[i])
+            change = weights @ r.astype(np.float64)
+            total = change[0] if centred is None else change[0] + centred[rows].ravel() * change[1]
+            out[rows] = (here + total).reshape(-1, frame.shape[1])
         return out
 
 
@@ -427,7 +438,7 @@ def _weigh(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: n
             modulation, modulated_terms = (centred, None), _decorrelated_terms(fields, correlation)
     floor = EIGEN_FLOOR * float(np.sum(variance))
     system = _let_system(residuals, divergences, variance, modulation, correlation, modulated_terms)
-    return _Weighing(y, learned, residuals, let_weights(*system, floor), centred, moved_centred)
+    return _Weighing(y, learned, candidates, let_weights(*system, floor), centred, moved_centred)
 
 
 def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np.ndarray, step: float,
@@ -481,14 +492,13 @@ def combine(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: 
     filters = filters or {}
     weighing = _weigh(noisy, restored, moved, probe_, step, level, variance, filters, pixel_size_nm, correlation,
                       terms)
-    out = weighing.applied(weighing.frame, weighing.residuals, weighing.centred)
-    return out.astype(np.float32), _record(weighing, filters)
+    return weighing.applied(weighing.frame, weighing.candidates, weighing.centred), _record(weighing, filters)
 
 
 def _record(weighing: _Weighing, filters: dict) -> dict:
     """The weights of a solution as frame means: ``network``, one per name of ``filters``,
     ``gaussians`` (their sum) and ``frame`` (one minus the others)."""
-    weights = weighing.weights[:len(weighing.residuals)]  # the modulated weights average to zero over the frame
+    weights = weighing.weights[:len(weighing.candidates)]  # the modulated weights average to zero over the frame
     n_learned = len(weighing.learned)
     return {"network": float(weights[0]), **{name: float(w) for name, w in zip(filters, weights[1:])},
             "gaussians": float(weights[n_learned:].sum()), "frame": float(1.0 - weights.sum())}
@@ -510,6 +520,6 @@ def pilot(noisy: np.ndarray, restored: np.ndarray, moved: np.ndarray, probe_: np
                       correlation, terms)
     probed = weighing.frame + np.float32(step) * np.asarray(probe_, np.float32)
     moved_candidates = [shifted for _, shifted in weighing.learned] + gaussians(probed)
-    return (weighing.applied(weighing.frame, weighing.residuals, weighing.centred).astype(np.float32),
-            weighing.applied(probed, (c - probed for c in moved_candidates), weighing.moved_centred).astype(np.float32),
+    return (weighing.applied(weighing.frame, weighing.candidates, weighing.centred),
+            weighing.applied(probed, moved_candidates, weighing.moved_centred),
             _record(weighing, filters))
