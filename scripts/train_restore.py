@@ -16,7 +16,7 @@ Usage::
     python scripts/train_restore.py restore-haadf --minutes 40
     python scripts/train_restore.py restore-haadf --resume --minutes 40
     python scripts/train_restore.py restore-hrtem restore-hrtem-large --device cuda --workers 5 --minutes 7
-    python scripts/train_restore.py restore-hrtem --multislice 0.5 --minutes 60
+    python scripts/train_restore.py restore-hrtem --multislice 0.5 --physical-phase --minutes 60
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def description(config: RestoreConfig) -> str:
         exit_wave = "light multislice"
     elif config.multislice_share > 0:
         exit_wave = f"phase object, or light multislice for {config.multislice_share:.0%} of specimens"
+    if config.physical_phase:
+        exit_wave += " with phases from the voltage's interaction constant"
     return DESCRIPTIONS[config.modality].format(exit_wave=exit_wave)
 
 
@@ -121,7 +123,8 @@ def train(names: list[str], args: argparse.Namespace, command: str) -> None:
                      loss=args.loss or MODELS[names[0]][0].loss,
                      batch_size=args.batch_size or MODELS[names[0]][0].batch_size,
                      multislice_share=MODELS[names[0]][0].multislice_share if args.multislice is None
-                     else args.multislice)
+                     else args.multislice,
+                     physical_phase=args.physical_phase or MODELS[names[0]][0].physical_phase)
     models = {name: build_model(card_for(name, config, {})) for name in names}
     earlier = {name: earlier_runs(name, model) if args.resume else (0, []) for name, model in models.items()}
     start_step = earlier[names[0]][0]
@@ -132,7 +135,7 @@ def train(names: list[str], args: argparse.Namespace, command: str) -> None:
         "command": command, "config": asdict(config),
         "data": {"source": f"tem_denoise.physics.formation.restore_pair(SPECS[{config.modality!r}])",
                  "pixel_range_nm": list(spec.pixel_range_nm), "dose_range_e_per_px": list(spec.dose_range),
-                 "multislice_share": config.multislice_share},
+                 "multislice_share": config.multislice_share, "physical_phase": config.physical_phase},
         "package_version": __version__, "torch": torch.__version__, "hardware": hardware(args.device, args.workers),
     }
     torch.manual_seed(config.seed + start_step)
@@ -179,6 +182,9 @@ def main(argv=None) -> int:
     parser.add_argument("--multislice", type=float, metavar="SHARE",
                         help="HRTEM: share of specimens imaged by light multislice instead of as phase objects "
                              "(0-1; default: the model's, 0)")
+    parser.add_argument("--physical-phase", action="store_true",
+                        help="HRTEM: atoms' phases from the voltage's interaction constant and their projected "
+                             "potential (default: the model's, a strength independent of the voltage)")
     args = parser.parse_args(argv)
     if args.multislice is not None and not 0.0 <= args.multislice <= 1.0:
         parser.error("--multislice is a share of specimens, between 0 and 1")

@@ -60,6 +60,8 @@ class RestoreConfig:
     multislice_share : float
         HRTEM: share of specimens imaged by light multislice rather than as phase objects
         (:class:`~tem_denoise.physics.formation.FormationSpec`).
+    physical_phase : bool
+        HRTEM: phases from the voltage's interaction constant (the same).
     """
 
     modality: str
@@ -74,11 +76,13 @@ class RestoreConfig:
     seed: int = 0
     max_minutes: float | None = None
     multislice_share: float = 0.0
+    physical_phase: bool = False
 
 
 def training_example(config: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
     """One crop: model input ``(2, S, S)``, target ``(S, S)`` and the frame's loss weight."""
-    spec = replace(SPECS[config.modality], multislice_share=config.multislice_share)
+    spec = replace(SPECS[config.modality], multislice_share=config.multislice_share,
+                   physical_phase=config.physical_phase)
     low_px, high_px = spec.pixel_range_nm
     pixel = float(np.exp(rng.uniform(np.log(low_px), np.log(high_px))))
     factor = factor_for(pixel, config.working_nm)

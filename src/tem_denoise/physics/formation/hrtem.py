@@ -2,8 +2,14 @@
 random microscope.
 
 The specimen is a phase object: each atom adds a Gaussian bump of projected potential
-(0.02-0.04 nm wide, height ``Z**0.6`` scaled by the interaction constant), the exit wave is
-``exp(i * phase - absorption * |phase|)``. A thick specimen scatters the wave again on its way through
+(0.02-0.04 nm wide, its integral ``Z**0.6`` scaled), the exit wave is
+``exp(i * phase - absorption * |phase|)``. The scale is either a strength drawn independently
+of the voltage (0.004-0.02 rad peak per ``Z**0.6``: the bundled ``restore-hrtem``'s data), or,
+with ``physical_phase``, physical: the voltage's interaction constant (:func:`interaction_constant`)
+times an atom's integrated projected potential, :data:`CARBON_POTENTIAL_V_NM3` for carbon and
+``(Z / 6)**0.6`` times that for others, times a random factor of :data:`POTENTIAL_FACTOR`. The
+first is 4-15 times weaker than the second for carbon: a graphene sheet's contrast is then
+0.2-0.5 % where abTEM's is 5 % (docs/restoration.md). A thick specimen scatters the wave again on its way through
 (dynamical scattering: channelling along columns, contrast that does not grow with thickness
 as a phase object's does); with ``multislice`` its columns are cut into slices of
 :data:`SLICE_NM` along the beam (atoms :data:`ATOM_SPACING_NM` apart), each slice a phase object,
@@ -37,6 +43,16 @@ MAX_SLICES = 10
 """Most slices; a specimen thicker than ``MAX_SLICES * SLICE_NM`` gets thicker slices."""
 ATOM_SPACING_NM = (0.2, 0.35)
 """Range of the distance (nm) between neighbouring atoms of a column along the beam."""
+REST_ENERGY_KEV = 510.999
+"""Electron rest energy (keV)."""
+CARBON_POTENTIAL_V_NM3 = 0.120
+"""A carbon atom's projected potential integrated over the plane (V nm^3): ``h^2 / (2 pi m0 e)``
+= 0.479 V nm^2 times its electron scattering factor at zero angle, about 0.25 nm (Doyle and
+Turner, Acta Cryst. A24, 1968)."""
+POTENTIAL_FACTOR = (0.6, 1.6)
+"""Range of the random factor on every atom's integrated potential (one per specimen): the
+``Z**0.6`` rule's error across the periodic table (oxygen's potential is below it, silicon's
+above) and thermal smearing."""
 
 
 def random_optics(rng: np.random.Generator) -> dict:
@@ -56,6 +72,12 @@ def random_optics(rng: np.random.Generator) -> dict:
     }
 
 
+def interaction_constant(kv: int) -> float:
+    """The interaction constant ``sigma`` (rad per V nm) at ``kv``: ``2 pi / (lambda V)`` times
+    ``(m0 c^2 + e V) / (2 m0 c^2 + e V)`` (0.0101 at 80 kV, 0.00653 at 300 kV)."""
+    return 2 * np.pi / (WAVELENGTH_NM[kv] * kv * 1e3) * (REST_ENERGY_KEV + kv) / (2 * REST_ENERGY_KEV + kv)
+
+
 def _wave_grid(shape: tuple[int, int], pixel_nm: float) -> tuple[int, tuple[int, int], float]:
     """Oversampling factor, grid shape and pixel of the wave computation."""
     factor = max(1, int(np.ceil(pixel_nm / MAX_WAVE_PIXEL_NM)))
@@ -63,12 +85,18 @@ def _wave_grid(shape: tuple[int, int], pixel_nm: float) -> tuple[int, tuple[int,
 
 
 def exit_wave(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator,
-              wavelength_nm: float | None = None) -> np.ndarray:
+              wavelength_nm: float | None = None, interaction: float | None = None) -> np.ndarray:
     """Complex exit wave on a ``shape`` grid of ``pixel_nm`` pixels: of the phase object, or with
-    a ``wavelength_nm`` (nm) of the light multislice (:func:`slice_counts`)."""
+    a ``wavelength_nm`` (nm) of the light multislice (:func:`slice_counts`). Phases scaled by the
+    ``interaction`` constant (rad per V nm: :func:`interaction_constant`) when given, else by a
+    strength independent of the voltage (the module's docstring)."""
     ky, kx = frequencies(shape, pixel_nm)
     width = rng.uniform(0.02, 0.04)
-    strength = rng.uniform(0.004, 0.02)
+    if interaction is None:
+        strength = rng.uniform(0.004, 0.02)
+    else:  # peak phase of a Gaussian of the integrated phase sigma * V * (Z / 6)**0.6
+        potential = CARBON_POTENTIAL_V_NM3 * 6.0**-0.6 * rng.uniform(*POTENTIAL_FACTOR)
+        strength = interaction * potential / (2 * np.pi * width**2)
     blur = np.exp(-2 * np.pi**2 * width**2 * (ky**2 + kx**2))
 
     def transmitted(wave: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -140,12 +168,14 @@ def transfer(shape: tuple[int, int], pixel_nm: float, optics: dict) -> np.ndarra
 
 
 def hrtem(structure: Structure, shape: tuple[int, int], pixel_nm: float, rng: np.random.Generator,
-          optics: dict | None = None, multislice_share: float = 0.0) -> np.ndarray:
+          optics: dict | None = None, multislice_share: float = 0.0, physical_phase: bool = False) -> np.ndarray:
     """HRTEM intensity (vacuum about 1) on a ``shape`` grid of ``pixel_nm`` pixels; the exit wave
-    by light multislice in a ``multislice_share`` of calls (0-1), else of the phase object."""
+    by light multislice in a ``multislice_share`` of calls (0-1), else of the phase object, its
+    phases from the voltage's interaction constant with ``physical_phase``."""
     optics = optics or random_optics(rng)
     factor, grid, wave_pixel = _wave_grid(shape, pixel_nm)
     multislice = multislice_share > 0 and rng.random() < multislice_share  # no draw at 0: same stream
-    wave = exit_wave(structure, grid, wave_pixel, rng, WAVELENGTH_NM[optics["kv"]] if multislice else None)
+    wave = exit_wave(structure, grid, wave_pixel, rng, WAVELENGTH_NM[optics["kv"]] if multislice else None,
+                     interaction_constant(optics["kv"]) if physical_phase else None)
     image = np.abs(np.fft.ifft2(np.fft.fft2(wave) * transfer(grid, wave_pixel, optics))) ** 2
     return image.reshape(shape[0], factor, shape[1], factor).mean(axis=(1, 3))

@@ -40,12 +40,17 @@ class FormationSpec:
     multislice_share : float
         HRTEM: share of specimens imaged by light multislice instead of as a phase object
         (:func:`~tem_denoise.physics.formation.hrtem.exit_wave`); 0 for the bundled models.
+    physical_phase : bool
+        HRTEM: atoms' phases from the voltage's interaction constant and their projected
+        potential (:func:`~tem_denoise.physics.formation.hrtem.exit_wave`), not from a strength
+        independent of the voltage (False for the bundled models).
     """
 
     modality: str
     pixel_range_nm: tuple[float, float]
     dose_range: tuple[float, float]
     multislice_share: float = 0.0
+    physical_phase: bool = False
 
 
 SPECS = {
@@ -87,13 +92,16 @@ def _log_uniform(bounds: tuple[float, float], rng: np.random.Generator) -> float
 
 
 def _intensity(modality: str, shape: tuple[int, int], pixel_nm: float,
-               rng: np.random.Generator, multislice_share: float = 0.0) -> tuple[np.ndarray, str]:
+               rng: np.random.Generator, multislice_share: float = 0.0,
+               physical_phase: bool = False) -> tuple[np.ndarray, str]:
     """Clean intensity of a random specimen (with a margin cropped off after imaging); HRTEM by
-    light multislice in a ``multislice_share`` of specimens."""
+    light multislice in a ``multislice_share`` of specimens, with physical phases when
+    ``physical_phase``."""
     padded = (shape[0] + 2 * MARGIN_PX, shape[1] + 2 * MARGIN_PX)
     structure = random_structure((padded[0] * pixel_nm, padded[1] * pixel_nm), rng)
     if modality.startswith("HRTEM"):
-        image = hrtem.hrtem(structure, padded, pixel_nm, rng, multislice_share=multislice_share)
+        image = hrtem.hrtem(structure, padded, pixel_nm, rng, multislice_share=multislice_share,
+                            physical_phase=physical_phase)
     elif modality == "STEM-HAADF":
         image = stem.haadf(structure, padded, pixel_nm, rng) + rng.uniform(0, 0.05)
     else:
@@ -108,7 +116,7 @@ def restore_pair(spec: FormationSpec, shape: tuple[int, int], rng: np.random.Gen
     """A noisy/clean pair of ``shape`` pixels; pixel size and dose random unless given."""
     pixel_nm = _log_uniform(spec.pixel_range_nm, rng) if pixel_nm is None else pixel_nm
     dose = _log_uniform(spec.dose_range, rng) if dose is None else dose
-    intensity, kind = _intensity(spec.modality, shape, pixel_nm, rng, spec.multislice_share)
+    intensity, kind = _intensity(spec.modality, shape, pixel_nm, rng, spec.multislice_share, spec.physical_phase)
     counting = rng.random() < COUNTING_SHARE[spec.modality]
     analogue = detector.linear_camera if spec.modality.startswith("HRTEM") else detector.scintillator_stem
     record = detector.counting_camera if counting else analogue
