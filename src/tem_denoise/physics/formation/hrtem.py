@@ -8,15 +8,18 @@ of the voltage (0.004-0.02 rad peak per ``Z**0.6``: the bundled ``restore-hrtem`
 with ``physical_phase``, physical: the voltage's interaction constant (:func:`interaction_constant`)
 times an atom's integrated projected potential, :data:`CARBON_POTENTIAL_V_NM3` for carbon and
 ``(Z / 6)**0.6`` times that for others, times a random factor of :data:`POTENTIAL_FACTOR`. The
-first is 4-15 times weaker than the second for carbon: a graphene sheet's contrast is then
-0.2-0.5 % where abTEM's is 5 % (docs/restoration.md). A thick specimen scatters the wave again on its way through
-(dynamical scattering: channelling along columns, contrast that does not grow with thickness
-as a phase object's does); with ``multislice`` its columns are cut into slices of
-:data:`SLICE_NM` along the beam (atoms :data:`ATOM_SPACING_NM` apart), each slice a phase object,
-and the wave propagates in between by the Fresnel propagator ``exp(-i pi lambda dz k^2)``
-(Cowley and Moodie's multislice, with few slices: "light"; the sign of :func:`transfer`'s
-defocus). Single atoms (amorphous films, adatoms, a support under a particle) sit in a random
-slice. A specimen no thicker than one slice gives the phase object.
+first is typically 2-15 times weaker than the second (median about 5): a graphene sheet's
+contrast is then 0.5-1.5 % where abTEM's is 5 % (docs/restoration.md).
+
+A thick specimen scatters the wave again on its way through (dynamical scattering: channelling
+along columns, contrast that does not grow with thickness as a phase object's does); with
+``multislice`` its columns are cut into slices of :data:`SLICE_NM` along the beam (atoms
+:data:`ATOM_SPACING_NM` apart), each slice a phase object, and the wave propagates in between
+by the Fresnel propagator ``exp(-i pi lambda dz k^2)`` (Cowley and Moodie's multislice, with
+few slices: "light"; the sign of :func:`transfer`'s defocus). Single atoms (amorphous films,
+adatoms, a support under a particle) sit in a random slice. A specimen no thicker than one
+slice gives the phase object.
+
 The microscope multiplies the wave's spectrum by the
 coherent transfer function ``A(k) E_s(k) E_t(k) exp(-i chi(k))`` with
 ``chi = pi lambda df k^2 + pi/2 Cs lambda^3 k^4`` (plus two-fold astigmatism), an objective
@@ -52,7 +55,7 @@ Turner, Acta Cryst. A24, 1968)."""
 POTENTIAL_FACTOR = (0.6, 1.6)
 """Range of the random factor on every atom's integrated potential (one per specimen): the
 ``Z**0.6`` rule's error across the periodic table (oxygen's potential is below it, silicon's
-above) and thermal smearing."""
+above)."""
 
 
 def random_optics(rng: np.random.Generator) -> dict:
