@@ -167,6 +167,19 @@ def write_block(path: Path, key: str, markdown: str) -> Path:
     return path
 
 
+def _budget(training: dict) -> str:
+    """A card's training budget in words: minutes, steps (with the crops per step of a
+    restoration model, whose card lists its ``runs``) and runs."""
+    if "runs" in training:  # restoration models: one card, a list of the runs that resumed it
+        runs = training["runs"]
+        crops = training.get("config", {}).get("batch_size")
+        return (f"{sum(r.get('minutes') or 0 for r in runs):.1f} min, {training.get('steps')} steps of {crops} crops "
+                f"in {len(runs)} run(s)")
+    runs = [*training.get("resumed_from", []), training]
+    minutes, steps = sum(r.get("minutes") or 0 for r in runs), sum(r.get("steps") or 0 for r in runs)
+    return f"{minutes:.1f} min, {steps} steps in {len(runs)} run(s)"
+
+
 def cards_table() -> str:
     """The bundled models' cards as a markdown table (architecture, size, training budget)."""
     from tem_denoise.models.registry import build_model
@@ -179,10 +192,7 @@ def cards_table() -> str:
         n = sum(p.numel() for p in build_model(card).parameters())
         arch = ", ".join(f"{k}={v}" for k, v in card.architecture.items())
         t = card.training
-        runs = [*t.get("resumed_from", []), t]
-        minutes, steps = sum(r.get("minutes") or 0 for r in runs), sum(r.get("steps") or 0 for r in runs)
-        budget = (f"{minutes:.1f} min, {steps} steps in {len(runs)} run(s) on {t.get('hardware')}, "
-                  f"seed {t.get('config', {}).get('seed')}")
+        budget = f"{_budget(t)} on {t.get('hardware')}, seed {t.get('config', {}).get('seed')}"
         default = "yes" if card.is_default else ""
         lines.append(f"| {card.name} | {card.family} | {arch} | {n:,} | {card.modality} | {default} | "
                      f"{card.output_kind} | {card.tile_size or 'whole frame'} | {budget} |")

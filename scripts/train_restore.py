@@ -84,7 +84,7 @@ def description(config: RestoreConfig) -> str:
     elif config.multislice_share > 0:
         exit_wave = f"phase object, or light multislice for {config.multislice_share:.0%} of specimens"
     if config.physical_phase:
-        exit_wave += " with phases from the voltage's interaction constant"
+        exit_wave += "; phases from the voltage's interaction constant"
     return DESCRIPTIONS[config.modality].format(exit_wave=exit_wave)
 
 

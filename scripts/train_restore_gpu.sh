@@ -17,7 +17,7 @@ archive() {  # in pieces of 15 MB (reassemble with: cat weights.tgz.* | tar xz)
     rm -f "$out"/weights.tgz.* && split -b 15M -d "$out/archive.tmp" "$out/weights.tgz." && rm "$out/archive.tmp"
 }
 
-"$python" scripts/train_restore.py restore-hrtem restore-hrtem-large --workers 6 --multislice 0.5 "${common[@]}" >"$out/hrtem.log" 2>&1 &
+"$python" scripts/train_restore.py restore-hrtem restore-hrtem-large --workers 6 --multislice 0.5 --physical-phase "${common[@]}" >"$out/hrtem.log" 2>&1 &
 "$python" scripts/train_restore.py restore-haadf restore-haadf-large --workers 4 "${common[@]}" >"$out/haadf.log" 2>&1 &
 "$python" scripts/train_restore.py restore-bf restore-bf-large --workers 4 "${common[@]}" >"$out/bf.log" 2>&1 &
 while [ -n "$(jobs -r)" ]; do sleep 60; archive || true; done
