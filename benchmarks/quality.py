@@ -169,12 +169,13 @@ def write_block(path: Path, key: str, markdown: str) -> Path:
 
 def _budget(training: dict) -> str:
     """A card's training budget in words: minutes, steps (with the crops per step of a
-    restoration model, whose card lists its ``runs``) and runs."""
-    if "runs" in training:  # restoration models: one card, a list of the runs that resumed it
-        runs = training["runs"]
+    restoration model, whose card lists its ``runs``, weight averages among them) and runs."""
+    if "runs" in training:  # restoration models: the runs that trained or resumed them, and weight averages
+        runs = [r for r in training["runs"] if "to_step" in r]
         crops = training.get("config", {}).get("batch_size")
+        averaged = ", weights averaged with earlier ones" if len(runs) < len(training["runs"]) else ""
         return (f"{sum(r.get('minutes') or 0 for r in runs):.1f} min, {training.get('steps')} steps of {crops} crops "
-                f"in {len(runs)} run(s)")
+                f"in {len(runs)} run(s){averaged}")
     runs = [*training.get("resumed_from", []), training]
     minutes, steps = sum(r.get("minutes") or 0 for r in runs), sum(r.get("steps") or 0 for r in runs)
     return f"{minutes:.1f} min, {steps} steps in {len(runs)} run(s)"
