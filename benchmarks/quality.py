@@ -171,7 +171,7 @@ def _budget(training: dict) -> str:
     """A card's training budget in words: minutes, steps (with the crops per step of a
     restoration model, whose card lists its ``runs``, weight averages among them) and runs."""
     if "runs" in training:  # restoration models: the runs that trained or resumed them, and weight averages
-        runs = [r for r in training["runs"] if "to_step" in r]
+        runs = [r for r in training["runs"] if "averaged_with" not in r]
         crops = training.get("config", {}).get("batch_size")
         averaged = ", weights averaged with earlier ones" if len(runs) < len(training["runs"]) else ""
         return (f"{sum(r.get('minutes') or 0 for r in runs):.1f} min, {training.get('steps')} steps of {crops} crops "

@@ -84,17 +84,18 @@ def main(argv=None) -> int:
         parser.error("--share is the current weights' share, strictly between 0 and 1")
     path = BUNDLED_DIR / args.name / "card.json"
     card = read_card(path, source="bundled")
-    model = load_into(build_model(card), card.weights_path, card.weights_sha256)
+    later_sha = card.weights_sha256
+    model = load_into(build_model(card), card.weights_path, later_sha)
     commit = full_commit(args.earlier_commit)
     earlier, earlier_sha = earlier_weights(args.name, commit)
-    if earlier_sha == card.weights_sha256:
+    if earlier_sha == later_sha:
         parser.error(f"the weights of {args.earlier_commit} are the current ones: nothing to average")
     model.load_state_dict(interpolated(model.state_dict(), earlier, args.share), strict=True)
     sha = save_weights(model, card.weights_path, metadata={"name": args.name})
     command = "python scripts/interpolate_weights.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_card(recorded(card, sha, commit, earlier_sha, args.share, command), path)
-    print(f"{args.name}: {args.share:.0%} of {card.training['runs'][-1]['later_weights_sha256'][:8]} with "
-          f"{1 - args.share:.0%} of {earlier_sha[:8]} -> {sha[:8]}")
+    print(f"{args.name}: {args.share:.0%} of {later_sha[:8]} with {1 - args.share:.0%} of {earlier_sha[:8]} "
+          f"-> {sha[:8]}")
     return 0
 
 
